@@ -1,0 +1,283 @@
+/* ca.h: keys, the signer and verifier interface, CSR intake, certificate profiles, issuance and
+ * the creation of a complete private PKI. Pure: bytes in, bytes out, no file or network I/O. */
+#ifndef ZTCA_CA_CA_H
+#define ZTCA_CA_CA_H
+
+#include "core/core.h"
+
+/* ztca-identity and ztca-trust-score (DESIGN.md sections 2 and 4): OID contents bytes of
+ * 2.25.268636304145565434259279403583513411684.1 and .2 */
+#define CA_OID_ZTCA_ARC \
+    "\x69\x83\x94\x99\xbc\x98\xa0\xc1\xb2\x8d\xff\x81\x84\x8e\x80\x9b\x95\xd7\x80\x64"
+#define CA_OID_ZTCA_IDENTITY    CA_OID_ZTCA_ARC "\x01"
+#define CA_OID_ZTCA_TRUST_SCORE CA_OID_ZTCA_ARC "\x02"
+
+#define CA_CERT_MAX   (64 * 1024) /* largest certificate we build or accept */
+#define CA_CSR_MAX    (16 * 1024) /* largest CSR we accept (DER or PEM) */
+#define CA_KEY_MAX    (16 * 1024) /* largest key file we read */
+#define CA_CONFIG_MAX (256 * 1024)
+#define CA_SERIAL_LEN 16
+#define CA_SIG_MAX    512 /* ECDSA P-521 DER or RSA-4096 */
+#define CA_HASH_MAX   64
+#define CA_NAME_MAX   64 /* user names, device ids, path segments */
+#define CA_TD_MAX     255
+#define CA_URL_MAX    512
+#define CA_BACKDATE   60 /* seconds: notBefore is backdated by one minute (clock skew) */
+
+/* ---- hashes ------------------------------------------------------------------------------- */
+
+typedef enum ca_md { CA_MD_SHA1, CA_MD_SHA256, CA_MD_SHA384, CA_MD_SHA512 } ca_md;
+
+size_t ca_md_size(ca_md md);
+/* ca_hash: out_size must be at least ca_md_size(md). */
+ZTCA_RC ca_hash(ca_md md, const uint8_t *in, size_t in_len, uint8_t *out, size_t out_size);
+
+/* ---- randomness --------------------------------------------------------------------------- */
+
+/* ca_rng: CTR_DRBG seeded from the system entropy source; safe to share between threads. */
+typedef struct ca_rng ca_rng;
+
+ZTCA_RC ca_rng_new(ca_rng **out);
+void ca_rng_free(ca_rng *rng);
+ZTCA_RC ca_rng_bytes(ca_rng *rng, uint8_t *out, size_t len);
+
+/* ---- keys --------------------------------------------------------------------------------- */
+
+typedef enum ca_key_type { CA_KEY_P256, CA_KEY_P384 } ca_key_type;
+
+/* ca_key_type_parse: "p256" or "p384". */
+ZTCA_RC ca_key_type_parse(ca_key_type *out, const char *s);
+const char *ca_key_type_name(ca_key_type t);
+
+/* ca_key: a private key of ztca's own (CA, OCSP signer, server, admin): ECDSA P-256 or P-384. */
+typedef struct ca_key ca_key;
+
+ZTCA_RC ca_key_generate(ca_key **out, ca_rng *rng, ca_key_type type);
+/* ca_key_parse: a PEM "PRIVATE KEY" (PKCS#8), "ENCRYPTED PRIVATE KEY" (PKCS#8 PBES2 with
+ * PBKDF2-HMAC-SHA1/256/384/512 and AES-128/192/256-CBC) or "EC PRIVATE KEY" (SEC1). An encrypted
+ * key needs `pass`; a wrong passphrase is DENIED. Only P-256 and P-384 keys are accepted. */
+ZTCA_RC ca_key_parse(ca_key **out, const uint8_t *pem, size_t pem_len, const uint8_t *pass,
+                     size_t pass_len);
+/* ca_key_write_pem: PKCS#8; with a passphrase (pass_len > 0) encrypted with PBES2,
+ * PBKDF2-HMAC-SHA256 (CA_KEY_PBKDF2_ITER iterations, 16-byte salt) and AES-256-CBC. The output is
+ * malloc'd and NUL-terminated; free it with ztca_free_secret(out, out_len). */
+#define CA_KEY_PBKDF2_ITER 210000
+ZTCA_RC ca_key_write_pem(char **out, size_t *out_len, const ca_key *key, ca_rng *rng,
+                         const uint8_t *pass, size_t pass_len);
+ca_key_type ca_key_get_type(const ca_key *key);
+/* ca_key_spki: the DER SubjectPublicKeyInfo, malloc'd. */
+ZTCA_RC ca_key_spki(const ca_key *key, uint8_t **out, size_t *out_len);
+void ca_key_free(ca_key *key);
+
+/* ---- public keys and signature verification ------------------------------------------------ */
+
+typedef enum ca_pk_kind { CA_PK_EC, CA_PK_RSA } ca_pk_kind;
+
+typedef struct ca_pubkey_info {
+    ca_pk_kind kind;
+    size_t bits;      /* RSA modulus or EC field size */
+    const char *name; /* "P-256", "P-384", "RSA" */
+} ca_pubkey_info;
+
+/* ca_pubkey_check: parses an SPKI and applies ztca's key policy for keys it certifies: ECDSA
+ * P-256/P-384 or RSA 2048-4096 with a sane exponent. UNSUPPORTED with a clear reason otherwise. */
+ZTCA_RC ca_pubkey_check(ca_pubkey_info *out, const uint8_t *spki, size_t spki_len);
+
+typedef enum ca_sig_scheme { CA_SIG_ECDSA, CA_SIG_RSA_PKCS1, CA_SIG_RSA_PSS } ca_sig_scheme;
+
+/* ca_verify: the verifier interface: does `sig` (ECDSA as DER Ecdsa-Sig-Value, RSA as the raw
+ * big-endian block) sign `hash` under the key `spki`? CRYPTO when it does not, BAD_INPUT for an
+ * unparsable key. RSA-PSS uses MGF1 with the same hash and any salt length. */
+ZTCA_RC ca_verify(const uint8_t *spki, size_t spki_len, ca_sig_scheme scheme, ca_md md,
+                  const uint8_t *hash, size_t hash_len, const uint8_t *sig, size_t sig_len);
+
+/* ---- the signer interface ----------------------------------------------------------------- */
+
+/* ca_signer: "sign these bytes with that key", and nothing else crosses it, so the key can move
+ * into another process or a TPM/PKCS#11 backend without an API change. Thread safe. */
+typedef struct ca_signer ca_signer;
+
+/* ca_signer_new takes ownership of `key` on success; `rng` is borrowed and must outlive it. */
+ZTCA_RC ca_signer_new(ca_signer **out, ca_key *key, ca_rng *rng);
+void ca_signer_free(ca_signer *s);
+/* ca_signer_sign: ECDSA over a precomputed hash; DER Ecdsa-Sig-Value into sig[sig_size]. */
+ZTCA_RC ca_signer_sign(ca_signer *s, ca_md md, const uint8_t *hash, size_t hash_len, uint8_t *sig,
+                       size_t sig_size, size_t *sig_len);
+/* ca_signer_md: the hash that matches the key (SHA-256 for P-256, SHA-384 for P-384). */
+ca_md ca_signer_md(const ca_signer *s);
+/* ca_signer_spki: the public key, borrowed from the signer. */
+const uint8_t *ca_signer_spki(const ca_signer *s, size_t *out_len);
+/* ca_signer_sig_alg: DER AlgorithmIdentifier of the signatures it makes, borrowed. */
+const uint8_t *ca_signer_sig_alg(const ca_signer *s, size_t *out_len);
+
+/* ---- CSR intake --------------------------------------------------------------------------- */
+
+/* ca_csr: what ztca takes from a PKCS#10 request: only the public key. The subject and any
+ * requested extensions are ignored; identity comes from authentication, never from the CSR. */
+typedef struct ca_csr {
+    uint8_t *spki; /* owned DER SubjectPublicKeyInfo, exactly as in the request */
+    size_t spki_len;
+    ca_pubkey_info key;
+} ca_csr;
+
+void ca_csr_init(ca_csr *csr);
+void ca_csr_free(ca_csr *csr);
+/* ca_csr_parse: PEM ("CERTIFICATE REQUEST") or DER, at most CA_CSR_MAX bytes; verifies the
+ * signature (proof of possession; SHA-256 or stronger) through ca_verify and applies
+ * ca_pubkey_check. BAD_INPUT, UNSUPPORTED or CRYPTO (bad signature) with a clear reason. */
+ZTCA_RC ca_csr_parse(ca_csr *out, const uint8_t *in, size_t in_len);
+
+/* ---- profiles ----------------------------------------------------------------------------- */
+
+typedef enum ca_profile_id {
+    CA_PROFILE_DEVICE,
+    CA_PROFILE_AGENT,
+    CA_PROFILE_WORKLOAD,
+    CA_PROFILE_ADMIN,
+    CA_PROFILE_SERVER,
+    CA_PROFILE_OCSP,
+} ca_profile_id;
+
+#define CA_EKU_CLIENT (1u << 0)
+#define CA_EKU_SERVER (1u << 1)
+#define CA_EKU_OCSP   (1u << 2)
+
+typedef struct ca_profile {
+    ca_profile_id id;
+    const char *name;
+    unsigned eku;        /* CA_EKU_* */
+    int64_t default_ttl; /* seconds */
+    int64_t max_ttl;
+    bool identity_ext; /* carries ztca-identity */
+    bool revocable;    /* AIA OCSP URL and CRL distribution point; else id-pkix-ocsp-nocheck */
+    bool by_request;   /* may be requested (ztca issue, API); else issued by ztca itself */
+} ca_profile;
+
+const ca_profile *ca_profile_get(ca_profile_id id);
+/* ca_profile_find: by name; NULL if unknown. */
+const ca_profile *ca_profile_find(const char *name);
+/* ca_profile_ttl: `requested` 0 means the default; above the profile's maximum is DENIED. */
+ZTCA_RC ca_profile_ttl(const ca_profile *p, int64_t requested, int64_t *out);
+
+/* ---- identities --------------------------------------------------------------------------- */
+
+typedef enum ca_attestation {
+    CA_ATTEST_NONE = 0,
+    CA_ATTEST_SOFTWARE = 1,
+    CA_ATTEST_TPM = 2,
+    CA_ATTEST_TPM_MEASURED_BOOT = 3,
+} ca_attestation;
+
+ZTCA_RC ca_attestation_parse(ca_attestation *out, const char *s);
+const char *ca_attestation_name(ca_attestation a);
+
+/* Names that end up in URIs and certificates: 1-64 of [A-Za-z0-9._-], starting with a letter
+ * or digit (SPIFFE path segment characters, no "." or ".."). */
+bool ca_name_is_valid(const char *s);
+/* Trust domain: a SPIFFE trust domain name, [a-z0-9.-_], 1-255, no leading/trailing dot. */
+bool ca_trust_domain_is_valid(const char *s);
+/* Workload path: name segments separated by "/", at most 200 characters. */
+bool ca_workload_path_is_valid(const char *s);
+/* Server host names: a DNS name (LDH labels) or an IPv4/IPv6 address. */
+bool ca_host_is_valid(const char *s);
+/* ca_device_id_from_spki: "dev-" + 26 chars of lowercase base32(SHA-256(spki)); out_size >= 31. */
+ZTCA_RC ca_device_id_from_spki(char *out, size_t out_size, const uint8_t *spki, size_t spki_len);
+
+/* ---- configuration ------------------------------------------------------------------------ */
+
+typedef struct ca_config {
+    char trust_domain[CA_TD_MAX + 1];
+    char public_url[CA_URL_MAX]; /* base of the OCSP and CRL URLs (plain HTTP listener) */
+    char api_url[CA_URL_MAX];    /* HTTPS API, the CLI's default --server */
+    ca_key_type key_type;
+    bool encrypted_keys;    /* keys under DIR/private need a passphrase */
+    char store[CA_URL_MAX]; /* store URL, read by store/; "" for the default */
+} ca_config;
+
+/* ca_config_parse: the JSON of DIR/ztca.conf; unknown members are kept for other modules and
+ * ignored here; wrong types or invalid values are BAD_INPUT. */
+ZTCA_RC ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len);
+/* ca_config_write: pretty JSON, malloc'd, NUL-terminated. */
+ZTCA_RC ca_config_write(char **out, size_t *out_len, const ca_config *cfg);
+/* ca_url_is_valid: http:// or https:// with a valid host, an optional port and no query. */
+bool ca_url_is_valid(const char *url);
+/* ca_url_host: the host of an http(s) URL (without brackets for IPv6). */
+ZTCA_RC ca_url_host(char *out, size_t out_size, const char *url);
+
+/* ---- issuance ----------------------------------------------------------------------------- */
+
+/* ca_issuer: a CA certificate together with the signer of its key. */
+typedef struct ca_issuer ca_issuer;
+
+/* ca_issuer_new: parses `cert_der` (copied), checks it is a CA certificate whose public key is the
+ * signer's; `signer` is borrowed and must outlive the issuer. */
+ZTCA_RC ca_issuer_new(ca_issuer **out, const uint8_t *cert_der, size_t cert_len, ca_signer *signer);
+void ca_issuer_free(ca_issuer *iss);
+ztca_time ca_issuer_not_after(const ca_issuer *iss);
+
+typedef struct ca_identity {
+    const char *device_id; /* device, agent */
+    const char *user;      /* agent, admin */
+    const char *workload;  /* workload path */
+    ca_attestation attestation;
+    const char *const *hosts; /* server: DNS names and IP addresses */
+    size_t num_hosts;
+} ca_identity;
+
+typedef struct ca_issue_req {
+    const ca_profile *profile;
+    const uint8_t *spki; /* borrowed: the key to certify (from a CSR) */
+    size_t spki_len;
+    ca_identity id;
+    int64_t ttl;   /* 0: the profile's default */
+    ztca_time now; /* 0: the current time */
+} ca_issue_req;
+
+typedef struct ca_issued {
+    uint8_t *der; /* owned, malloc'd */
+    size_t der_len;
+    uint8_t serial[CA_SERIAL_LEN];
+    char serial_hex[2 * CA_SERIAL_LEN + 1]; /* lowercase */
+    ztca_time not_before;
+    ztca_time not_after;
+    char uri[CA_URL_MAX]; /* the URI SAN, "" for server and OCSP certificates */
+} ca_issued;
+
+void ca_issued_init(ca_issued *c);
+void ca_issued_free(ca_issued *c);
+
+/* ca_issue: a leaf certificate of `req->profile` for `req->spki`, signed by `iss`. The TTL is the
+ * profile's (DENIED above its maximum) and never extends past the issuer's notAfter. */
+ZTCA_RC ca_issue(ca_issued *out, ca_issuer *iss, const ca_config *cfg, ca_rng *rng,
+                 const ca_issue_req *req);
+
+/* ---- a whole PKI (ztca init) -------------------------------------------------------------- */
+
+typedef struct ca_pki_params {
+    const ca_config *cfg;
+    const char *admin_user;
+    const char *const *server_sans; /* extra host names for the API server certificate */
+    size_t num_server_sans;
+    ztca_time now; /* 0: the current time */
+} ca_pki_params;
+
+/* ca_pki: every object `ztca init` writes, in memory. Keys are PEM, encrypted when a passphrase
+ * was given (admin key included). */
+typedef struct ca_pki {
+    char *root_cert_pem, *intermediate_cert_pem, *chain_pem, *ocsp_cert_pem, *server_cert_pem,
+        *server_chain_pem, *admin_cert_pem;
+    char *root_key_pem, *intermediate_key_pem, *ocsp_key_pem, *server_key_pem, *admin_key_pem;
+    size_t root_key_len, intermediate_key_len, ocsp_key_len, server_key_len, admin_key_len;
+    char root_serial[2 * CA_SERIAL_LEN + 1];
+    char intermediate_serial[2 * CA_SERIAL_LEN + 1];
+} ca_pki;
+
+#define CA_ROOT_TTL         (3653LL * 86400) /* 10 years */
+#define CA_INTERMEDIATE_TTL (731LL * 86400)  /* 2 years */
+
+void ca_pki_init(ca_pki *pki);
+void ca_pki_free(ca_pki *pki);
+ZTCA_RC ca_pki_create(ca_pki *out, ca_rng *rng, const ca_pki_params *params, const uint8_t *pass,
+                      size_t pass_len);
+
+#endif /* ZTCA_CA_CA_H */

@@ -1,0 +1,165 @@
+/* ca_config.c: DIR/ztca.conf, a JSON object (jansson). Members other modules own are left to
+ * them; the ones read here are checked strictly. */
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ca/internal.h"
+
+#define CA_CONFIG_VERSION 1
+
+ztca_rc
+ca_url_host(char *out, size_t out_size, const char *url)
+{
+    const char *p;
+    const char *end;
+    if (strncmp(url, "http://", 7) == 0) {
+        p = url + 7;
+    } else if (strncmp(url, "https://", 8) == 0) {
+        p = url + 8;
+    } else {
+        ZTCA_BAIL(ZTCA_ERR_BAD_INPUT, "URL must start with http:// or https://");
+    }
+    if (*p == '[') {
+        p++;
+        end = strchr(p, ']');
+        ZTCA_ENSURE(end != NULL, ZTCA_ERR_BAD_INPUT, "URL: unterminated IPv6 literal");
+    } else {
+        end = p + strcspn(p, ":/");
+    }
+    size_t n = (size_t)(end - p);
+    ZTCA_ENSURE(n > 0 && n < out_size, ZTCA_ERR_BAD_INPUT, "URL: missing or overlong host");
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return ZTCA_RC_OK;
+}
+
+bool
+ca_url_is_valid(const char *url)
+{
+    char host[256];
+    const char *p;
+    size_t n = strlen(url);
+    if (n > 400 || !ZTCA_IS_OK(ca_url_host(host, sizeof(host), url)) || !ca_host_is_valid(host)) {
+        return false;
+    }
+    p = strstr(url, "://") + 3;
+    p += (*p == '[') ? strlen(host) + 2 : strlen(host);
+    if (*p == ':') {
+        long port = 0;
+        size_t digits = 0;
+        for (p++; *p >= '0' && *p <= '9' && digits < 6; p++, digits++) {
+            port = port * 10 + (*p - '0');
+        }
+        if (digits == 0 || port < 1 || port > 65535) {
+            return false;
+        }
+    }
+    /* An optional path prefix (behind a proxy), no trailing slash, no query or fragment: the
+     * OCSP and CRL URLs are this plus "/ocsp" and "/crl". */
+    if (*p == '\0') {
+        return true;
+    }
+    if (*p != '/' || url[n - 1] == '/') {
+        return false;
+    }
+    for (; *p != '\0'; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                  || c == '/' || c == '-' || c == '.' || c == '_' || c == '~';
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* `what` names the member in the error ("config: trust_domain must be a string"). */
+static ztca_rc
+ca_config_string(char *out, size_t out_size, json_t *root, const char *key, bool required,
+                 const char *what)
+{
+    json_t *v = json_object_get(root, key);
+    if (v == NULL && !required) {
+        out[0] = '\0';
+        return ZTCA_RC_OK;
+    }
+    ZTCA_ENSURE(v != NULL && json_is_string(v), ZTCA_ERR_BAD_INPUT, what);
+    size_t n = json_string_length(v);
+    ZTCA_ENSURE(n < out_size && strlen(json_string_value(v)) == n, ZTCA_ERR_BAD_INPUT, what);
+    memcpy(out, json_string_value(v), n + 1);
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    json_error_t err;
+    json_t *root = NULL;
+    ca_config cfg;
+    char key_type[16];
+    memset(&cfg, 0, sizeof(cfg));
+
+    ZTCA_REQUIRE(json_len <= CA_CONFIG_MAX, ZTCA_ERR_BAD_INPUT, "config: file too large");
+    root = json_loadb((const char *)json, json_len, JSON_REJECT_DUPLICATES, &err);
+    ZTCA_REQUIRE(root != NULL, ZTCA_ERR_BAD_INPUT, "config: not valid JSON");
+    ZTCA_REQUIRE(json_is_object(root), ZTCA_ERR_BAD_INPUT, "config: must be a JSON object");
+    json_t *version = json_object_get(root, "version");
+    ZTCA_REQUIRE(json_is_integer(version), ZTCA_ERR_BAD_INPUT, "config: \"version\" missing");
+    ZTCA_REQUIRE(json_integer_value(version) <= CA_CONFIG_VERSION, ZTCA_ERR_UNSUPPORTED,
+                 "config: written by a newer ztca (version too high)");
+    ZTCA_REQUIRE(json_integer_value(version) >= 1, ZTCA_ERR_BAD_INPUT, "config: bad version");
+
+    ZTCA_CHECK(ca_config_string(cfg.trust_domain, sizeof(cfg.trust_domain), root, "trust_domain",
+                                true, "config: trust_domain must be a string"));
+    ZTCA_REQUIRE(ca_trust_domain_is_valid(cfg.trust_domain), ZTCA_ERR_BAD_INPUT,
+                 "config: invalid trust_domain");
+    ZTCA_CHECK(ca_config_string(cfg.public_url, sizeof(cfg.public_url), root, "public_url", true,
+                                "config: public_url must be a string"));
+    ZTCA_REQUIRE(ca_url_is_valid(cfg.public_url), ZTCA_ERR_BAD_INPUT, "config: invalid public_url");
+    ZTCA_CHECK(ca_config_string(cfg.api_url, sizeof(cfg.api_url), root, "api_url", true,
+                                "config: api_url must be a string"));
+    ZTCA_REQUIRE(ca_url_is_valid(cfg.api_url) && strncmp(cfg.api_url, "https://", 8) == 0,
+                 ZTCA_ERR_BAD_INPUT, "config: invalid api_url (https:// required)");
+    ZTCA_CHECK(ca_config_string(key_type, sizeof(key_type), root, "key_type", true,
+                                "config: key_type must be \"p256\" or \"p384\""));
+    ZTCA_CHECK(ca_config_string(cfg.store, sizeof(cfg.store), root, "store", false,
+                                "config: store must be a string (a store URL)"));
+    ZTCA_CHECK(ca_key_type_parse(&cfg.key_type, key_type));
+    json_t *enc = json_object_get(root, "encrypted_keys");
+    ZTCA_REQUIRE(enc == NULL || json_is_boolean(enc), ZTCA_ERR_BAD_INPUT,
+                 "config: encrypted_keys must be true or false");
+    cfg.encrypted_keys = enc != NULL && json_is_true(enc);
+    *out = cfg;
+out:
+    json_decref(root);
+    return rc;
+}
+
+ztca_rc
+ca_config_write(char **out, size_t *out_len, const ca_config *cfg)
+{
+    json_t *root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b, s:s}", "version", CA_CONFIG_VERSION,
+                             "trust_domain", cfg->trust_domain, "public_url", cfg->public_url,
+                             "api_url", cfg->api_url, "key_type", ca_key_type_name(cfg->key_type),
+                             "encrypted_keys", cfg->encrypted_keys ? 1 : 0, "store", cfg->store);
+    ZTCA_ENSURE(root != NULL, ZTCA_ERR_NOMEM, "config: out of memory");
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "config: out of memory");
+    size_t n = strlen(s);
+    char *copy = ztca_malloc(n + 2); /* jansson's allocator is not ours: hand out a malloc copy */
+    if (copy == NULL) {
+        free(s);
+        ZTCA_BAIL(ZTCA_ERR_NOMEM, "config: out of memory");
+    }
+    memcpy(copy, s, n);
+    copy[n] = '\n';
+    copy[n + 1] = '\0';
+    free(s);
+    *out = copy;
+    *out_len = n + 1;
+    return ZTCA_RC_OK;
+}

@@ -1,0 +1,42 @@
+/* cli.h: the ztca command: subcommands and the file helpers they share. */
+#ifndef ZTCA_CLI_CLI_H
+#define ZTCA_CLI_CLI_H
+
+#include <sys/types.h>
+
+#include "ca/ca.h"
+#include "core/core.h"
+
+int cli_init_main(int argc, char **argv);
+int cli_issue_main(int argc, char **argv);
+
+/* cli_fail prints "ztca <cmd>: <msg>: <what of the last failure>" and returns exit status 1. */
+int cli_fail(const char *cmd, const char *msg, ztca_rc rc);
+/* cli_usage_error prints the message and a pointer to --help; exit status 2. */
+int cli_usage_error(const char *cmd, const char *msg);
+
+/* cli_default_dir: --dir, else $ZTCA_DIR, else ./ztca-data. */
+const char *cli_default_dir(const char *flag);
+
+/* cli_read_file: the whole file, at most `max` bytes, malloc'd, NUL-terminated (not counted).
+ * NOT_FOUND if absent, BAD_INPUT if larger than max, IO otherwise. */
+ZTCA_RC cli_read_file(const char *path, size_t max, uint8_t **out, size_t *out_len);
+/* cli_read_secret_file: like cli_read_file for keys: refuses a group- or world-accessible file
+ * (DENIED), and a file that is not regular. */
+ZTCA_RC cli_read_key_file(const char *path, uint8_t **out, size_t *out_len);
+/* cli_read_passphrase: the first line of a file, without its line end; 1-1024 bytes. */
+ZTCA_RC cli_read_passphrase(const char *path, uint8_t **out, size_t *out_len);
+/* cli_write_new_file: creates `path` (it must not exist) with `mode`, writes, fsyncs. On failure
+ * nothing is left behind. */
+ZTCA_RC cli_write_new_file(const char *path, mode_t mode, const void *data, size_t len);
+/* cli_write_file: atomically replaces `path` (temp file + rename) with `mode`. */
+ZTCA_RC cli_write_file(const char *path, mode_t mode, const void *data, size_t len);
+/* cli_dir_state: 0 absent, 1 empty directory, 2 non-empty directory, 3 not a directory. */
+int cli_dir_state(const char *path);
+/* cli_path: snprintf into buf; false when it does not fit. */
+bool cli_path(char *buf, size_t size, const char *dir, const char *rel);
+
+/* cli_load_config: DIR/ztca.conf. */
+ZTCA_RC cli_load_config(const char *dir, ca_config *out);
+
+#endif /* ZTCA_CLI_CLI_H */
