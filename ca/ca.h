@@ -192,6 +192,10 @@ typedef struct ca_config {
     ca_key_type key_type;
     bool encrypted_keys;    /* keys under DIR/private need a passphrase */
     char store[CA_URL_MAX]; /* store URL, read by store/; "" for the default */
+    /* ztca-identity in device and agent certificates (default true). Its OID has a 128-bit arc
+     * that Go's crypto/x509 and python-cryptography < 44 refuse to parse (docs/certificates.md):
+     * a CA whose relying parties use them turns it off; the URI SAN still names the identity. */
+    bool identity_extension;
 } ca_config;
 
 /* ca_config_parse: the JSON of DIR/ztca.conf; unknown members are kept for other modules and

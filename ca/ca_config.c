@@ -132,6 +132,10 @@ ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len)
     ZTCA_REQUIRE(enc == NULL || json_is_boolean(enc), ZTCA_ERR_BAD_INPUT,
                  "config: encrypted_keys must be true or false");
     cfg.encrypted_keys = enc != NULL && json_is_true(enc);
+    json_t *ident = json_object_get(root, "identity_extension");
+    ZTCA_REQUIRE(ident == NULL || json_is_boolean(ident), ZTCA_ERR_BAD_INPUT,
+                 "config: identity_extension must be true or false");
+    cfg.identity_extension = ident == NULL || json_is_true(ident);
     *out = cfg;
 out:
     json_decref(root);
@@ -141,10 +145,11 @@ out:
 ztca_rc
 ca_config_write(char **out, size_t *out_len, const ca_config *cfg)
 {
-    json_t *root = json_pack("{s:i, s:s, s:s, s:s, s:s, s:b, s:s}", "version", CA_CONFIG_VERSION,
-                             "trust_domain", cfg->trust_domain, "public_url", cfg->public_url,
-                             "api_url", cfg->api_url, "key_type", ca_key_type_name(cfg->key_type),
-                             "encrypted_keys", cfg->encrypted_keys ? 1 : 0, "store", cfg->store);
+    json_t *root = json_pack(
+        "{s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:b}", "version", CA_CONFIG_VERSION, "trust_domain",
+        cfg->trust_domain, "public_url", cfg->public_url, "api_url", cfg->api_url, "key_type",
+        ca_key_type_name(cfg->key_type), "encrypted_keys", cfg->encrypted_keys ? 1 : 0, "store",
+        cfg->store, "identity_extension", cfg->identity_extension ? 1 : 0);
     ZTCA_ENSURE(root != NULL, ZTCA_ERR_NOMEM, "config: out of memory");
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);

@@ -312,7 +312,7 @@ ca_issue(ca_issued *out, ca_issuer *iss, const ca_config *cfg, ca_rng *rng, cons
     } else {
         ZTCA_CHECK(ca_ext_ocsp_nocheck(&ext));
     }
-    if (p->identity_ext) {
+    if (p->identity_ext && cfg->identity_extension) {
         ZTCA_CHECK(ca_ext_identity(&ext, req->id.device_id,
                                    p->id == CA_PROFILE_AGENT ? req->id.user : NULL,
                                    req->id.attestation));

@@ -1,11 +1,11 @@
 /* unit.c: the CUnit runner shared by every suite. */
+#include "tests/unit/unit.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/Basic.h>
-
-#include "tests/unit/unit.h"
 
 int
 unit_run(const char *suite, const unit_test *tests)

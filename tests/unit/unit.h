@@ -24,7 +24,7 @@ uint8_t *unit_dup(const uint8_t *p, size_t len);
 /* unit_read_file: a whole file from tests/data (path relative to the source tree), malloc'd. */
 uint8_t *unit_read_file(const char *rel_path, size_t *out_len);
 
-#define UNIT_ASSERT_OK(expr)  CU_ASSERT_EQUAL_FATAL((expr).err, ZTCA_OK)
+#define UNIT_ASSERT_OK(expr)     CU_ASSERT_EQUAL_FATAL((expr).err, ZTCA_OK)
 #define UNIT_ASSERT_ERR(expr, e) CU_ASSERT_EQUAL((expr).err, (e))
 
 #endif /* ZTCA_TESTS_UNIT_H */
