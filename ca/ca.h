@@ -12,10 +12,10 @@
 #define CA_OID_ZTCA_IDENTITY    CA_OID_ZTCA_ARC "\x01"
 #define CA_OID_ZTCA_TRUST_SCORE CA_OID_ZTCA_ARC "\x02"
 
-#define CA_CERT_MAX   (64 * 1024) /* largest certificate we build or accept */
-#define CA_CSR_MAX    (16 * 1024) /* largest CSR we accept (DER or PEM) */
-#define CA_KEY_MAX    (16 * 1024) /* largest key file we read */
-#define CA_CONFIG_MAX (256 * 1024)
+#define CA_CERT_MAX   ((size_t)64 * 1024) /* largest certificate we build or accept */
+#define CA_CSR_MAX    ((size_t)16 * 1024) /* largest CSR we accept (DER or PEM) */
+#define CA_KEY_MAX    ((size_t)16 * 1024) /* largest key file we read */
+#define CA_CONFIG_MAX ((size_t)256 * 1024)
 #define CA_SERIAL_LEN 16
 #define CA_SIG_MAX    512 /* ECDSA P-521 DER or RSA-4096 */
 #define CA_HASH_MAX   64

@@ -109,7 +109,7 @@ ca_csr_parse(ca_csr *out, const uint8_t *in, size_t in_len)
             der_len = list.blocks[0].der_len;
             list.blocks[0].der = NULL;
         } else if (ZTCA_IS_OK(rc)) {
-            rc = ztca_note(ZTCA_ERR_BAD_INPUT, __FILE__, __LINE__,
+            rc = ZTCA_NOTE(ZTCA_ERR_BAD_INPUT,
                            "CSR: expected one PEM block \"CERTIFICATE REQUEST\"", 0);
         }
         ztca_pem_list_free(&list);

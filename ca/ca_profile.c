@@ -5,14 +5,14 @@
 
 #include "ca/internal.h"
 
-#define HOUR (3600LL)
-#define DAY  (86400LL)
+#define HOUR ((int64_t)3600)
+#define DAY  ((int64_t)86400)
 
 static const ca_profile ca_profiles[] = {
     { CA_PROFILE_DEVICE, "device", CA_EKU_CLIENT | CA_EKU_SERVER, 24 * HOUR, 7 * DAY, true, true,
       true },
     { CA_PROFILE_AGENT, "agent", CA_EKU_CLIENT, 8 * HOUR, 24 * HOUR, true, true, true },
-    { CA_PROFILE_WORKLOAD, "workload", CA_EKU_CLIENT, 15 * 60, HOUR, false, true, true },
+    { CA_PROFILE_WORKLOAD, "workload", CA_EKU_CLIENT, HOUR / 4, HOUR, false, true, true },
     { CA_PROFILE_ADMIN, "admin", CA_EKU_CLIENT, 30 * DAY, 30 * DAY, false, true, true },
     { CA_PROFILE_SERVER, "server", CA_EKU_SERVER, 90 * DAY, 90 * DAY, false, true, false },
     /* RFC 6960 4.2.2.2.1: a delegated responder certificate carries id-pkix-ocsp-nocheck and

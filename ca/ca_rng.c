@@ -24,7 +24,7 @@ ca_rng_new(ca_rng **out)
                                   (const unsigned char *)pers, sizeof(pers) - 1);
     if (r != 0) {
         ca_rng_free(rng);
-        return ztca_note(ZTCA_ERR_CRYPTO, __FILE__, __LINE__, "rng: seeding the DRBG failed", r);
+        return ZTCA_NOTE(ZTCA_ERR_CRYPTO, "rng: seeding the DRBG failed", r);
     }
     /* Reseed on a schedule rather than trusting one seed for the life of a server. */
     mbedtls_ctr_drbg_set_reseed_interval(&rng->drbg, 10000);

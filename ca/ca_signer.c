@@ -69,12 +69,12 @@ ca_pk_parse_spki(mbedtls_pk_context *pk, const uint8_t *spki, size_t spki_len)
     ZTCA_GUARD(der_expect_end(&c));
     int r = mbedtls_pk_parse_public_key(pk, spki, spki_len);
     if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG || r == MBEDTLS_ERR_PK_FEATURE_UNAVAILABLE) {
-        return ztca_note(ZTCA_ERR_UNSUPPORTED, __FILE__, __LINE__,
+        return ZTCA_NOTE(ZTCA_ERR_UNSUPPORTED,
                          "public key algorithm not supported (ECDSA P-256/P-384 or RSA only)", r);
     }
     if (r == MBEDTLS_ERR_PK_KEY_INVALID_FORMAT + MBEDTLS_ERR_ECP_FEATURE_UNAVAILABLE
         || r == MBEDTLS_ERR_ECP_FEATURE_UNAVAILABLE) {
-        return ztca_note(ZTCA_ERR_UNSUPPORTED, __FILE__, __LINE__,
+        return ZTCA_NOTE(ZTCA_ERR_UNSUPPORTED,
                          "elliptic curve not supported (P-256 and P-384 only)", r);
     }
     ZTCA_ENSURE(r == 0, ZTCA_ERR_BAD_INPUT, "public key: malformed SubjectPublicKeyInfo");
@@ -168,7 +168,7 @@ ca_verify(const uint8_t *spki, size_t spki_len, ca_sig_scheme scheme, ca_md md, 
         break;
     }
     if (r != 0) {
-        rc = ztca_note(ZTCA_ERR_CRYPTO, __FILE__, __LINE__, "signature does not verify", r);
+        rc = ZTCA_NOTE(ZTCA_ERR_CRYPTO, "signature does not verify", r);
     }
 out:
     mbedtls_pk_free(&pk);
@@ -271,7 +271,7 @@ ca_signer_sign(ca_signer *s, ca_md md, const uint8_t *hash, size_t hash_len, uin
 #endif
     pthread_mutex_unlock(&s->lock);
     if (r != 0) {
-        return ztca_note(ZTCA_ERR_CRYPTO, __FILE__, __LINE__, "sign: ECDSA signing failed", r);
+        return ZTCA_NOTE(ZTCA_ERR_CRYPTO, "sign: ECDSA signing failed", r);
     }
     *sig_len = n;
     return ZTCA_RC_OK;

@@ -177,10 +177,10 @@ cli_write_new_file(const char *path, mode_t mode, const void *data, size_t len)
         ZTCA_BAIL(ZTCA_ERR_IO, "cannot create file");
     }
     /* The umask may have taken bits away; never added any. Set exactly what we mean. */
-    ztca_rc rc = fchmod(fd, mode) == 0 ? cli_write_fd(fd, data, len)
-                                       : ztca_note(ZTCA_ERR_IO, __FILE__, __LINE__, "chmod", 0);
+    ztca_rc rc =
+        fchmod(fd, mode) == 0 ? cli_write_fd(fd, data, len) : ZTCA_NOTE(ZTCA_ERR_IO, "chmod", 0);
     if (close(fd) != 0 && ZTCA_IS_OK(rc)) {
-        rc = ztca_note(ZTCA_ERR_IO, __FILE__, __LINE__, "close failed", 0);
+        rc = ZTCA_NOTE(ZTCA_ERR_IO, "close failed", 0);
     }
     if (!ZTCA_IS_OK(rc)) {
         unlink(path);

@@ -165,10 +165,9 @@ cli_issue_run(const cli_issue_opts *o)
         size_t a = strlen(pem), b = strlen(inter_pem);
         out_pem = ztca_malloc(a + b + 1);
         if (out_pem == NULL) {
-            rc = ztca_note(ZTCA_ERR_NOMEM, __FILE__, __LINE__, "out of memory", 0);
+            rc = ZTCA_NOTE(ZTCA_ERR_NOMEM, "out of memory", 0);
         } else {
-            memcpy(out_pem, pem, a);
-            memcpy(out_pem + a, inter_pem, b + 1);
+            snprintf(out_pem, a + b + 1, "%s%s", pem, inter_pem);
         }
     }
     if (!ZTCA_IS_OK(rc)) {

@@ -37,16 +37,21 @@ typedef struct ztca_rc {
 #define ZTCA_RC_OK     ((ztca_rc){ ZTCA_OK })
 #define ZTCA_IS_OK(rc) ((rc).err == ZTCA_OK)
 
-/* ztca_note records where and why the latest failure happened (thread-local, static strings only)
- * and returns `err` wrapped. `foreign` keeps a library's own code (mbedTLS, TSS, errno) or 0. */
+/* ztca_note_set records where and why the latest failure happened (thread-local, static strings
+ * only); `foreign` keeps a library's own code (mbedTLS, TSS, errno) or 0. ztca_note also returns
+ * `err` wrapped; ZTCA_NOTE does the same with a literal result, which lets the static analyzer
+ * see the error path (prefer it and the macros below). */
+void ztca_note_set(const char *file, int line, const char *what, long foreign);
 ztca_rc ztca_note(ztca_err err, const char *file, int line, const char *what, long foreign);
+#define ZTCA_NOTE(e, what, foreign) \
+    (ztca_note_set(__FILE__, __LINE__, (what), (foreign)), (ztca_rc){ (e) })
 const char *ztca_last_where(void); /* "file:line" of the latest failure, "" if none */
 const char *ztca_last_what(void);  /* static description, "" if none */
 long ztca_last_foreign(void);      /* foreign library code kept with it, 0 if none */
 void ztca_clear_error(void);
 const char *ztca_err_name(ztca_err err); /* stable lower-case name, e.g. "bad_input" */
 
-#define ZTCA_BAIL(e, what) return ztca_note((e), __FILE__, __LINE__, (what), 0)
+#define ZTCA_BAIL(e, what) return ZTCA_NOTE((e), (what), 0)
 
 #define ZTCA_GUARD(expr)                     \
     do {                                     \
@@ -56,11 +61,11 @@ const char *ztca_err_name(ztca_err err); /* stable lower-case name, e.g. "bad_in
         }                                    \
     } while (0)
 
-#define ZTCA_ENSURE(cond, e, what)                                \
-    do {                                                          \
-        if (!(cond)) {                                            \
-            return ztca_note((e), __FILE__, __LINE__, (what), 0); \
-        }                                                         \
+#define ZTCA_ENSURE(cond, e, what)            \
+    do {                                      \
+        if (!(cond)) {                        \
+            return ZTCA_NOTE((e), (what), 0); \
+        }                                     \
     } while (0)
 
 /* For functions with `ztca_rc rc` and an `out:` label. */
@@ -72,30 +77,30 @@ const char *ztca_err_name(ztca_err err); /* stable lower-case name, e.g. "bad_in
         }                        \
     } while (0)
 
-#define ZTCA_REQUIRE(cond, e, what)                             \
-    do {                                                        \
-        if (!(cond)) {                                          \
-            rc = ztca_note((e), __FILE__, __LINE__, (what), 0); \
-            goto out;                                           \
-        }                                                       \
+#define ZTCA_REQUIRE(cond, e, what)         \
+    do {                                    \
+        if (!(cond)) {                      \
+            rc = ZTCA_NOTE((e), (what), 0); \
+            goto out;                       \
+        }                                   \
     } while (0)
 
 /* Foreign codes (mbedTLS, TSS) are converted at the call site and kept for the log. */
-#define ZTCA_GUARD_MBEDTLS(expr, e)                                          \
-    do {                                                                     \
-        int ztca_mbed_rc_ = (expr);                                          \
-        if (ztca_mbed_rc_ != 0) {                                            \
-            return ztca_note((e), __FILE__, __LINE__, #expr, ztca_mbed_rc_); \
-        }                                                                    \
+#define ZTCA_GUARD_MBEDTLS(expr, e)                      \
+    do {                                                 \
+        int ztca_mbed_rc_ = (expr);                      \
+        if (ztca_mbed_rc_ != 0) {                        \
+            return ZTCA_NOTE((e), #expr, ztca_mbed_rc_); \
+        }                                                \
     } while (0)
 
-#define ZTCA_CHECK_MBEDTLS(expr, e)                                        \
-    do {                                                                   \
-        int ztca_mbed_rc_ = (expr);                                        \
-        if (ztca_mbed_rc_ != 0) {                                          \
-            rc = ztca_note((e), __FILE__, __LINE__, #expr, ztca_mbed_rc_); \
-            goto out;                                                      \
-        }                                                                  \
+#define ZTCA_CHECK_MBEDTLS(expr, e)                    \
+    do {                                               \
+        int ztca_mbed_rc_ = (expr);                    \
+        if (ztca_mbed_rc_ != 0) {                      \
+            rc = ZTCA_NOTE((e), #expr, ztca_mbed_rc_); \
+            goto out;                                  \
+        }                                              \
     } while (0)
 
 /* ---- logging ---------------------------------------------------------------------------- */
@@ -168,7 +173,7 @@ void ztca_duration_format(char *out, size_t out_size, int64_t seconds);
 
 /* ---- base64 and PEM (mbedTLS underneath) -------------------------------------------------- */
 
-#define ZTCA_PEM_MAX (1024 * 1024) /* largest PEM text we read */
+#define ZTCA_PEM_MAX ((size_t)1024 * 1024) /* largest PEM text we read */
 
 /* ztca_base64_encode: standard alphabet with padding, NUL-terminated, malloc'd on success. */
 ZTCA_RC ztca_base64_encode(char **out, size_t *out_len, const uint8_t *in, size_t in_len);

@@ -30,14 +30,11 @@ der_buf_free(der_buf *b)
     der_buf_init(b, b->max);
 }
 
-static ztca_rc
-der_poison(der_buf *b, ztca_err err, const char *file, int line, const char *what)
-{
-    b->poisoned = true;
-    return ztca_note(err, file, line, what, 0);
-}
-
-#define DER_FAIL(b, e, what) return der_poison((b), (e), __FILE__, __LINE__, (what))
+#define DER_FAIL(b, e, what)              \
+    do {                                  \
+        (b)->poisoned = true;             \
+        return ZTCA_NOTE((e), (what), 0); \
+    } while (0)
 
 static ztca_rc
 der_reserve(der_buf *b, size_t extra)

@@ -27,7 +27,7 @@ ztca_log(ztca_log_level level, const char *fmt, ...)
         ts[0] = '\0';
     }
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(line, sizeof(line), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized): FP */
     va_end(ap);
     /* One fprintf call so that concurrent lines do not interleave (stdio locks the stream). */
     fprintf(stderr, "ts=%s level=%s %s\n", ts, names[level], line);

@@ -9,13 +9,19 @@ static _Thread_local const char *ztca_rc_what;
 static _Thread_local long ztca_rc_foreign;
 static _Thread_local char ztca_rc_where_buf[256];
 
-ztca_rc
-ztca_note(ztca_err err, const char *file, int line, const char *what, long foreign)
+void
+ztca_note_set(const char *file, int line, const char *what, long foreign)
 {
     ztca_rc_file = file;
     ztca_rc_line = line;
     ztca_rc_what = what;
     ztca_rc_foreign = foreign;
+}
+
+ztca_rc
+ztca_note(ztca_err err, const char *file, int line, const char *what, long foreign)
+{
+    ztca_note_set(file, line, what, foreign);
     return (ztca_rc){ err };
 }
 

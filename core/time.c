@@ -68,8 +68,8 @@ ztca_time_from_tm(ztca_time *out, const ztca_tm *tm)
     ZTCA_ENSURE(tm->hour >= 0 && tm->hour <= 23 && tm->min >= 0 && tm->min <= 59 && tm->sec >= 0
                     && tm->sec <= 59,
                 ZTCA_ERR_BAD_INPUT, "time: hour, minute or second out of range");
-    *out = ztca_days_from_civil(tm->year, tm->mon, tm->day) * 86400 + tm->hour * 3600 + tm->min * 60
-           + tm->sec;
+    *out = ztca_days_from_civil(tm->year, tm->mon, tm->day) * 86400 + (int64_t)tm->hour * 3600
+           + (int64_t)tm->min * 60 + tm->sec;
     return ZTCA_RC_OK;
 }
 
