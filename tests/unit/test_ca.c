@@ -262,7 +262,7 @@ test_attestation_names(void)
     ca_attestation a;
     for (int i = 0; i <= 3; i++) {
         UNIT_ASSERT_OK(ca_attestation_parse(&a, ca_attestation_name((ca_attestation)i)));
-        CU_ASSERT_EQUAL(a, i);
+        CU_ASSERT_EQUAL((int)a, i);
     }
     UNIT_ASSERT_ERR(ca_attestation_parse(&a, "TPM"), ZTCA_ERR_BAD_INPUT);
 }
