@@ -255,6 +255,35 @@ void ca_issued_free(ca_issued *c);
 ZTCA_RC ca_issue(ca_issued *out, ca_issuer *iss, const ca_config *cfg, ca_rng *rng,
                  const ca_issue_req *req);
 
+/* ---- reading certificates ---------------------------------------------------------------- */
+
+/* ca_spiffe: a SPIFFE ID of this trust domain, split by DESIGN.md section 2. */
+typedef struct ca_spiffe {
+    ca_profile_id kind; /* DEVICE, AGENT, WORKLOAD or ADMIN */
+    char device_id[CA_NAME_MAX + 1];
+    char user[CA_NAME_MAX + 1];
+    char workload[201];
+} ca_spiffe;
+
+/* ca_spiffe_parse: "spiffe://TD/device/ID", ".../agent/ID/USER", ".../workload/PATH",
+ * ".../admin/USER" with `td` as trust domain and valid names; BAD_INPUT otherwise. */
+ZTCA_RC ca_spiffe_parse(ca_spiffe *out, const char *uri, const char *td);
+
+typedef struct ca_cert_info {
+    char serial_hex[2 * 20 + 1]; /* lowercase, as DER has it (a leading 00 octet included) */
+    char uri[CA_URL_MAX];        /* the certificate's one URI SAN, "" when it has none */
+    ztca_time not_before;
+    ztca_time not_after;
+    bool has_identity; /* ztca-identity present: the three fields below */
+    char device_id[CA_NAME_MAX + 1];
+    char user[CA_NAME_MAX + 1];
+    ca_attestation attestation;
+} ca_cert_info;
+
+/* ca_cert_info_parse: reads what ztca needs from a certificate (strict DER walk; signatures are
+ * not checked here). More than one URI SAN is BAD_INPUT: an identity must be unambiguous. */
+ZTCA_RC ca_cert_info_parse(ca_cert_info *out, const uint8_t *der, size_t der_len);
+
 /* ---- a whole PKI (ztca init) -------------------------------------------------------------- */
 
 typedef struct ca_pki_params {

@@ -251,3 +251,90 @@ ca_cert_find_ext(const ca_cert_fields *f, const char *oid, size_t oid_len, der_c
     }
     ZTCA_BAIL(ZTCA_ERR_NOT_FOUND, "certificate extension not present");
 }
+
+/* SubjectAltName ::= GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName: the one
+ * uniformResourceIdentifier [6] IA5String, if any. */
+static ztca_rc
+ca_cert_uri_san(char *out, size_t out_size, der_cur san)
+{
+    der_cur names;
+    bool found = false;
+    ZTCA_GUARD(der_get(&san, &names, DER_SEQUENCE));
+    ZTCA_GUARD(der_expect_end(&san));
+    ZTCA_ENSURE(names.len > 0, ZTCA_ERR_BAD_INPUT, "RFC 5280 4.2.1.6: empty GeneralNames");
+    while (names.len > 0) {
+        uint8_t tag;
+        der_cur v;
+        ZTCA_GUARD(der_get_any(&names, &tag, &v, NULL));
+        if (tag != DER_CONTEXT(6)) {
+            continue;
+        }
+        ZTCA_ENSURE(!found, ZTCA_ERR_BAD_INPUT, "certificate has more than one URI SAN");
+        ZTCA_ENSURE(v.len > 0 && v.len < out_size, ZTCA_ERR_BAD_INPUT, "URI SAN length");
+        for (size_t i = 0; i < v.len; i++) {
+            ZTCA_ENSURE(v.p[i] > 0x20 && v.p[i] < 0x7f, ZTCA_ERR_BAD_INPUT,
+                        "URI SAN: not printable IA5");
+        }
+        memcpy(out, v.p, v.len);
+        out[v.len] = '\0';
+        found = true;
+    }
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+ca_cert_utf8(char *out, size_t out_size, const der_cur *v)
+{
+    ZTCA_ENSURE(v->len > 0 && v->len < out_size, ZTCA_ERR_BAD_INPUT, "ztca-identity: length");
+    ZTCA_ENSURE(memchr(v->p, 0, v->len) == NULL, ZTCA_ERR_BAD_INPUT, "ztca-identity: NUL");
+    memcpy(out, v->p, v->len);
+    out[v->len] = '\0';
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+ca_cert_info_parse(ca_cert_info *out, const uint8_t *der, size_t der_len)
+{
+    ca_cert_fields f;
+    ca_cert_info info;
+    der_cur v;
+    ztca_rc rc;
+    memset(&info, 0, sizeof(info));
+    ZTCA_GUARD(ca_cert_split(&f, der, der_len));
+    ZTCA_GUARD(ztca_hex_encode(info.serial_hex, sizeof(info.serial_hex), f.serial.p, f.serial.len));
+    info.not_before = f.not_before;
+    info.not_after = f.not_after;
+    rc = ca_cert_find_ext(&f, MBEDTLS_OID_SUBJECT_ALT_NAME,
+                          sizeof(MBEDTLS_OID_SUBJECT_ALT_NAME) - 1, &v, NULL);
+    if (ZTCA_IS_OK(rc)) {
+        ZTCA_GUARD(ca_cert_uri_san(info.uri, sizeof(info.uri), v));
+    } else if (rc.err != ZTCA_ERR_NOT_FOUND) {
+        return rc;
+    }
+    rc = ca_cert_find_ext(&f, CA_OID_ZTCA_IDENTITY, sizeof(CA_OID_ZTCA_IDENTITY) - 1, &v, NULL);
+    if (ZTCA_IS_OK(rc)) {
+        /* ztca-identity ::= SEQUENCE { deviceId UTF8String, user UTF8String OPTIONAL,
+         *                              attestation ENUMERATED } */
+        der_cur seq, s;
+        uint32_t level = 0;
+        bool present = false;
+        ZTCA_GUARD(der_get(&v, &seq, DER_SEQUENCE));
+        ZTCA_GUARD(der_expect_end(&v));
+        ZTCA_GUARD(der_get(&seq, &s, DER_UTF8STRING));
+        ZTCA_GUARD(ca_cert_utf8(info.device_id, sizeof(info.device_id), &s));
+        ZTCA_GUARD(der_get_optional(&seq, &s, &present, DER_UTF8STRING));
+        if (present) {
+            ZTCA_GUARD(ca_cert_utf8(info.user, sizeof(info.user), &s));
+        }
+        ZTCA_GUARD(der_get_enumerated(&seq, &level));
+        ZTCA_GUARD(der_expect_end(&seq));
+        ZTCA_ENSURE(level <= CA_ATTEST_TPM_MEASURED_BOOT, ZTCA_ERR_BAD_INPUT,
+                    "ztca-identity: unknown attestation level");
+        info.attestation = (ca_attestation)level;
+        info.has_identity = true;
+    } else if (rc.err != ZTCA_ERR_NOT_FOUND) {
+        return rc;
+    }
+    *out = info;
+    return ZTCA_RC_OK;
+}

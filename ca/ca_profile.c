@@ -204,3 +204,50 @@ ca_device_id_from_spki(char *out, size_t out_size, const uint8_t *spki, size_t s
     out[30] = '\0';
     return ZTCA_RC_OK;
 }
+
+ztca_rc
+ca_spiffe_parse(ca_spiffe *out, const char *uri, const char *td)
+{
+    ca_spiffe id;
+    size_t tdl = strlen(td);
+    memset(&id, 0, sizeof(id));
+    ZTCA_ENSURE(strncmp(uri, "spiffe://", 9) == 0 && strncmp(uri + 9, td, tdl) == 0
+                    && uri[9 + tdl] == '/',
+                ZTCA_ERR_BAD_INPUT, "not a SPIFFE ID of this trust domain");
+    const char *path = uri + 9 + tdl + 1;
+    const char *rest = strchr(path, '/');
+    ZTCA_ENSURE(rest != NULL, ZTCA_ERR_BAD_INPUT, "SPIFFE ID without a kind");
+    size_t kind_len = (size_t)(rest - path);
+    rest++;
+    if (kind_len == 6 && memcmp(path, "device", 6) == 0) {
+        id.kind = CA_PROFILE_DEVICE;
+        ZTCA_ENSURE(strlen(rest) <= CA_NAME_MAX && ca_name_is_valid(rest), ZTCA_ERR_BAD_INPUT,
+                    "SPIFFE ID: bad device id");
+        memcpy(id.device_id, rest, strlen(rest) + 1);
+    } else if (kind_len == 5 && memcmp(path, "agent", 5) == 0) {
+        const char *slash = strchr(rest, '/');
+        ZTCA_ENSURE(slash != NULL && (size_t)(slash - rest) <= CA_NAME_MAX, ZTCA_ERR_BAD_INPUT,
+                    "SPIFFE ID: agent needs device and user");
+        memcpy(id.device_id, rest, (size_t)(slash - rest));
+        id.device_id[slash - rest] = '\0';
+        ZTCA_ENSURE(ca_name_is_valid(id.device_id) && strlen(slash + 1) <= CA_NAME_MAX
+                        && ca_name_is_valid(slash + 1),
+                    ZTCA_ERR_BAD_INPUT, "SPIFFE ID: bad agent device or user");
+        memcpy(id.user, slash + 1, strlen(slash + 1) + 1);
+        id.kind = CA_PROFILE_AGENT;
+    } else if (kind_len == 8 && memcmp(path, "workload", 8) == 0) {
+        ZTCA_ENSURE(ca_workload_path_is_valid(rest), ZTCA_ERR_BAD_INPUT,
+                    "SPIFFE ID: bad workload path");
+        memcpy(id.workload, rest, strlen(rest) + 1);
+        id.kind = CA_PROFILE_WORKLOAD;
+    } else if (kind_len == 5 && memcmp(path, "admin", 5) == 0) {
+        ZTCA_ENSURE(strlen(rest) <= CA_NAME_MAX && ca_name_is_valid(rest), ZTCA_ERR_BAD_INPUT,
+                    "SPIFFE ID: bad admin user");
+        memcpy(id.user, rest, strlen(rest) + 1);
+        id.kind = CA_PROFILE_ADMIN;
+    } else {
+        ZTCA_BAIL(ZTCA_ERR_BAD_INPUT, "SPIFFE ID: unknown kind");
+    }
+    *out = id;
+    return ZTCA_RC_OK;
+}
