@@ -16,12 +16,14 @@ ztca_base64_encode(char **out, size_t *out_len, const uint8_t *in, size_t in_len
     char *buf;
     ZTCA_ENSURE(in_len <= ZTCA_PEM_MAX, ZTCA_ERR_BAD_INPUT, "base64: input too large");
     (void)mbedtls_base64_encode(NULL, 0, &need, in, in_len); /* sizes the output, incl. NUL */
+    need = need > 0 ? need : 1; /* mbedTLS returns early, without a size, for empty input */
     buf = ztca_malloc(need);
     ZTCA_ENSURE(buf != NULL, ZTCA_ERR_NOMEM, "base64: out of memory");
     if (mbedtls_base64_encode((unsigned char *)buf, need, &olen, in, in_len) != 0) {
         ztca_free(buf);
         ZTCA_BAIL(ZTCA_ERR_INTERNAL, "base64: encoder failed");
     }
+    buf[olen] = '\0';
     *out = buf;
     *out_len = olen;
     return ZTCA_RC_OK;
@@ -50,6 +52,19 @@ ztca_base64_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len
     if (mbedtls_base64_decode(buf, need, &olen, (const unsigned char *)in, in_len) != 0) {
         ztca_free(buf);
         ZTCA_BAIL(ZTCA_ERR_BAD_INPUT, "base64: invalid encoding");
+    }
+    /* Canonical only (RFC 4648 3.5): the bits under the padding must be zero, so that one value
+     * has one encoding ("Zh==" is refused, "Zg==" is "f"). */
+    if (in_len >= 2 && in[in_len - 1] == '=') {
+        static const char alphabet[] =
+            "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        bool two = in[in_len - 2] == '=';
+        char last = in[in_len - (two ? 3 : 2)];
+        size_t v = (size_t)(strchr(alphabet, last) - alphabet);
+        if ((two && (v & 0x0f) != 0) || (!two && (v & 0x03) != 0)) {
+            ztca_free(buf);
+            ZTCA_BAIL(ZTCA_ERR_BAD_INPUT, "base64: non-canonical padding bits");
+        }
     }
     *out = buf;
     *out_len = olen;

@@ -191,6 +191,9 @@ ztca_duration_format(char *out, size_t out_size, int64_t seconds)
         return;
     }
     out[0] = '\0';
+    if (out_size < ZTCA_DURATION_TEXT) {
+        return;
+    }
     if (seconds <= 0) {
         snprintf(out, out_size, "0s");
         return;

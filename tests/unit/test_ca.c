@@ -13,7 +13,7 @@
 #include "core/der.h"
 #include "tests/unit/unit.h"
 
-#define T0 ((ztca_time)1795000000) /* 2026-11-19T11:06:40Z: a fixed "now" */
+#define T0 ((ztca_time)1795000000) /* 2026-11-18T11:06:40Z: a fixed "now" */
 
 /* ---- fixtures ------------------------------------------------------------------------------ */
 
@@ -801,7 +801,7 @@ test_config_roundtrip(void)
                      "\"api_url\":\"https://a\",\"key_type\":\"p256\",\"other\":{\"x\":1}}";
     UNIT_ASSERT_OK(ca_config_parse(&back, (const uint8_t *)ok, strlen(ok)));
     CU_ASSERT_FALSE(back.encrypted_keys);
-    CU_ASSERT_TRUE(back.identity_extension); /* absent means on (DESIGN.md section 2) */
+    CU_ASSERT_FALSE(back.identity_extension); /* absent means off (docs/certificates.md) */
     CU_ASSERT_STRING_EQUAL(back.store, "");
 }
 
