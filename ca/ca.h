@@ -192,9 +192,10 @@ typedef struct ca_config {
     ca_key_type key_type;
     bool encrypted_keys;    /* keys under DIR/private need a passphrase */
     char store[CA_URL_MAX]; /* store URL, read by store/; "" for the default */
-    /* ztca-identity in device and agent certificates (default true). Its OID has a 128-bit arc
-     * that Go's crypto/x509 and python-cryptography < 44 refuse to parse (docs/certificates.md):
-     * a CA whose relying parties use them turns it off; the URI SAN still names the identity. */
+    /* ztca-identity in device and agent certificates, off unless the config says true: its OID
+     * (DESIGN.md 2) has a 128-bit arc that GnuTLS, Go's crypto/x509 and python-cryptography < 44
+     * cannot parse, so certificates carrying it fail with them, libmicrohttpd's TLS included
+     * (docs/certificates.md). The URI SAN names device and user either way. */
     bool identity_extension;
 } ca_config;
 

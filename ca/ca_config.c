@@ -135,7 +135,7 @@ ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len)
     json_t *ident = json_object_get(root, "identity_extension");
     ZTCA_REQUIRE(ident == NULL || json_is_boolean(ident), ZTCA_ERR_BAD_INPUT,
                  "config: identity_extension must be true or false");
-    cfg.identity_extension = ident == NULL || json_is_true(ident);
+    cfg.identity_extension = ident != NULL && json_is_true(ident);
     *out = cfg;
 out:
     json_decref(root);
