@@ -376,6 +376,15 @@ ca_key_from_der(ca_key *key, const uint8_t *der, size_t der_len)
     mbedtls_ecp_group_id gid = mbedtls_pk_ec(key->pk)->grp.id;
     ZTCA_ENSURE(gid == MBEDTLS_ECP_DP_SECP256R1 || gid == MBEDTLS_ECP_DP_SECP384R1,
                 ZTCA_ERR_UNSUPPORTED, "key: ztca's own keys are ECDSA P-256 or P-384");
+    /* mbedTLS takes the public point as written in the file: a corrupted scalar or point would
+     * give a signer that signs with one key while naming another (BoringSSL checks too). */
+#if MBEDTLS_VERSION_MAJOR >= 3
+    int pair =
+        mbedtls_ecp_check_pub_priv(mbedtls_pk_ec(key->pk), mbedtls_pk_ec(key->pk), NULL, NULL);
+#else
+    int pair = mbedtls_ecp_check_pub_priv(mbedtls_pk_ec(key->pk), mbedtls_pk_ec(key->pk));
+#endif
+    ZTCA_ENSURE(pair == 0, ZTCA_ERR_BAD_INPUT, "key: public key does not match the private key");
     key->type = gid == MBEDTLS_ECP_DP_SECP384R1 ? CA_KEY_P384 : CA_KEY_P256;
     return ZTCA_RC_OK;
 }

@@ -168,7 +168,7 @@ ZTCA_RC ztca_time_parse_rfc3339(ztca_time *out, const char *s);
 
 /* ztca_duration_parse: "90s", "15m", "8h", "7d", "1h30m"; positive, at most 100 years. */
 ZTCA_RC ztca_duration_parse(int64_t *out_seconds, const char *s);
-/* ztca_duration_format: the shortest of the same forms, e.g. 5400 -> "1h30m". Needs
+/* ztca_duration_format: the canonical form (largest units first), e.g. 5400 -> "1h30m". Needs
  * ZTCA_DURATION_TEXT bytes; a smaller buffer gets "" rather than a cut, valid-looking value. */
 #define ZTCA_DURATION_TEXT 32
 void ztca_duration_format(char *out, size_t out_size, int64_t seconds);

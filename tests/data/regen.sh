@@ -70,3 +70,7 @@ import base64, hashlib
 spki = open("key_p256_spki.der", "rb").read()
 print("dev-" + base64.b32encode(hashlib.sha256(spki).digest()).decode().lower()[:26])
 PY
+
+# Not regenerated: key_p256_mismatched_pub.pem and key_p256_scalar_changed.pem are inputs found
+# by tests/fuzz/fuzz_key.c (a key whose public point is not its private scalar's), kept as they
+# were found.

@@ -335,6 +335,9 @@ test_key_openssl_vectors(void)
         { "key_rsa2048_pkcs8.pem", NULL, NULL, ZTCA_ERR_UNSUPPORTED },
         { "key_p521_pkcs8.pem", NULL, NULL, ZTCA_ERR_UNSUPPORTED },
         { "csr_p256.pem", NULL, NULL, ZTCA_ERR_BAD_INPUT },
+        /* found by fuzz_key: a public point that is not the private scalar's */
+        { "key_p256_mismatched_pub.pem", NULL, NULL, ZTCA_ERR_BAD_INPUT },
+        { "key_p256_scalar_changed.pem", NULL, NULL, ZTCA_ERR_BAD_INPUT },
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         size_t len = 0;

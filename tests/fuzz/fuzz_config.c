@@ -1,0 +1,49 @@
+/* Target: ca_config_parse (ca/ca_config.c), with ca_config_write as a round-trip oracle.
+ * Why: DIR/ztca.conf is JSON edited by hand and read at every start; its URL and trust-domain
+ * checks decide what goes into every certificate's SAN, AIA and CRL distribution point.
+ *
+ * A config that parses is written and parsed again: an equal ca_config, or abort(). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ca/ca.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Field by field: struct padding is not part of the value. */
+static bool
+fuzz_config_equal(const ca_config *a, const ca_config *b)
+{
+    return strcmp(a->trust_domain, b->trust_domain) == 0
+           && strcmp(a->public_url, b->public_url) == 0 && strcmp(a->api_url, b->api_url) == 0
+           && a->key_type == b->key_type && a->encrypted_keys == b->encrypted_keys
+           && strcmp(a->store, b->store) == 0 && a->identity_extension == b->identity_extension;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    ca_config cfg, again;
+    char *out = NULL;
+    size_t out_len = 0;
+    if (!ZTCA_IS_OK(ca_config_parse(&cfg, data, size))) {
+        return 0;
+    }
+    /* What the parser accepted must satisfy the checks the issuer relies on. */
+    if (!ca_trust_domain_is_valid(cfg.trust_domain) || !ca_url_is_valid(cfg.public_url)
+        || !ca_url_is_valid(cfg.api_url) || strncmp(cfg.api_url, "https://", 8) != 0) {
+        abort();
+    }
+    if (!ZTCA_IS_OK(ca_config_write(&out, &out_len, &cfg)) || out_len != strlen(out)) {
+        abort(); /* a config we accepted cannot be written */
+    }
+    if (!ZTCA_IS_OK(ca_config_parse(&again, (const uint8_t *)out, out_len))) {
+        abort(); /* what we wrote does not parse */
+    }
+    if (!fuzz_config_equal(&cfg, &again)) {
+        abort(); /* config round trip changed a value */
+    }
+    free(out);
+    return 0;
+}
