@@ -6,9 +6,12 @@
 
 #include "ca/ca.h"
 #include "core/core.h"
+#include "store/store.h"
 
 int cli_init_main(int argc, char **argv);
 int cli_issue_main(int argc, char **argv);
+/* cli_audit_main: "audit verify"; argv[0] is "audit". */
+int cli_audit_main(int argc, char **argv);
 
 /* cli_fail prints "ztca <cmd>: <msg>: <what of the last failure>" and returns exit status 1. */
 int cli_fail(const char *cmd, const char *msg, ztca_rc rc);
@@ -38,5 +41,20 @@ bool cli_path(char *buf, size_t size, const char *dir, const char *rel);
 
 /* cli_load_config: DIR/ztca.conf. */
 ZTCA_RC cli_load_config(const char *dir, ca_config *out);
+
+/* ---- the store (cli_store.c) ---------------------------------------------------------------- */
+
+/* cli_store_url: --store when given, else ztca.conf's "store", else sqlite:store/ztca.db. */
+const char *cli_store_url(const ca_config *cfg, const char *flag);
+/* cli_store_open: opens (and migrates) DIR's store; a relative sqlite: path is relative to DIR.
+ * On failure prints "ztca CMD: cannot open the store URL: why (backend's reason)" with any
+ * password redacted, and returns exit status 1 (*out NULL); 0 on success. */
+int cli_store_open(store **out, const char *cmd, const char *dir, const ca_config *cfg,
+                   const char *flag);
+/* cli_store_actor: who the audit log names for this command: "cli:uid=N". */
+void cli_store_actor(char *out, size_t out_size);
+/* cli_store_issue_detail: the audit detail of an issued certificate, compact JSON with sorted
+ * keys (tool, profile, device_id, user, uri, not_before, not_after), malloc'd. */
+ZTCA_RC cli_store_issue_detail(char **out, const char *tool, const store_cert *c, const char *uri);
 
 #endif /* ZTCA_CLI_CLI_H */

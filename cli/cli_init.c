@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "cli/cli.h"
 
 #define CLI_INIT_MAX_SANS  32
@@ -19,6 +21,7 @@ cli_init_usage(FILE *f)
             "usage: ztca init --trust-domain TD [--dir DIR] [--public-url http://HOST:PORT]\n"
             "                 [--api-url https://HOST:PORT] [--key-type p256|p384]\n"
             "                 [--passphrase-file F] [--server-san NAME]... [--admin-user NAME]\n"
+            "                 [--store URL]\n"
             "\n"
             "Creates a root CA (10 years), an issuing intermediate (2 years), a delegated OCSP\n"
             "signer (7 days), the API server certificate (90 days) and the first admin\n"
@@ -30,7 +33,11 @@ cli_init_usage(FILE *f)
             "                 certificate (default http://127.0.0.1:8080)\n"
             "  --api-url      the HTTPS API (default https://HOST-OF-PUBLIC-URL:8443)\n"
             "  --server-san   extra DNS name or IP address for the API server certificate\n"
-            "  --admin-user   user name of the first admin (default admin)\n");
+            "  --admin-user   user name of the first admin (default admin)\n"
+            "  --store        where ztca keeps its data: sqlite:PATH (relative to DIR; default\n"
+            "                 sqlite:store/ztca.db) or postgresql://USER@HOST:PORT/DB (an empty\n"
+            "                 database); recorded in ztca.conf. The certificates init issues are\n"
+            "                 recorded there with their audit entries.\n");
 }
 
 /* Files and directories created so far, undone in reverse on failure. */
@@ -85,8 +92,7 @@ cli_init_write(cli_undo *u, const char *dir, const char *rel, mode_t mode, const
 }
 
 static ztca_rc
-cli_init_write_all(cli_undo *u, const char *dir, bool create_dir, const ca_pki *pki,
-                   const char *conf, size_t conf_len)
+cli_init_mkdirs(cli_undo *u, const char *dir, bool create_dir)
 {
     if (create_dir) {
         ZTCA_GUARD(cli_init_mkdir(u, dir, NULL, 0755));
@@ -95,6 +101,13 @@ cli_init_write_all(cli_undo *u, const char *dir, bool create_dir, const ca_pki *
     ZTCA_GUARD(cli_init_mkdir(u, dir, "private", 0700));
     ZTCA_GUARD(cli_init_mkdir(u, dir, "admin", 0700));
     ZTCA_GUARD(cli_init_mkdir(u, dir, "store", 0700));
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+cli_init_write_files(cli_undo *u, const char *dir, const ca_pki *pki, const char *conf,
+                     size_t conf_len)
+{
     ZTCA_GUARD(cli_init_write(u, dir, "ca/root.pem", 0644, pki->root_cert_pem,
                               strlen(pki->root_cert_pem)));
     ZTCA_GUARD(cli_init_write(u, dir, "ca/intermediate.pem", 0644, pki->intermediate_cert_pem,
@@ -122,6 +135,130 @@ cli_init_write_all(cli_undo *u, const char *dir, bool create_dir, const ca_pki *
     return ZTCA_RC_OK;
 }
 
+/* cli_init_record_cert: one certificate init issued (OCSP signer, API server, first admin), with
+ * its audit entry, inside the caller's transaction. */
+static ztca_rc
+cli_init_record_cert(store *st, const char *actor, const char *pem, ca_profile_id profile,
+                     const char *user)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    uint8_t *der = NULL;
+    size_t der_len = 0;
+    char *detail = NULL;
+    ca_cert_info info;
+    store_cert c;
+    store_cert_init(&c);
+    ZTCA_CHECK(
+        ztca_pem_decode_one(&der, &der_len, "CERTIFICATE", (const uint8_t *)pem, strlen(pem)));
+    ZTCA_CHECK(ca_cert_info_parse(&info, der, der_len));
+    snprintf(c.serial, sizeof(c.serial), "%s", info.serial_hex);
+    snprintf(c.user, sizeof(c.user), "%s", user != NULL ? user : "");
+    snprintf(c.profile, sizeof(c.profile), "%s", ca_profile_get(profile)->name);
+    c.not_before = info.not_before;
+    c.not_after = info.not_after;
+    c.der = der;
+    c.der_len = der_len;
+    ZTCA_CHECK(cli_store_issue_detail(&detail, "ztca init", &c, info.uri));
+    store_audit_event ev = { actor, "cert.issue", c.serial, detail, 0 };
+    ZTCA_CHECK(store_cert_insert(st, &c, &ev));
+out:
+    free(detail);
+    ztca_free(der);
+    return rc;
+}
+
+static ztca_rc
+cli_init_record(store *st, const ca_config *cfg, const ca_pki *pki, const char *admin_user)
+{
+    char actor[64], *detail = NULL;
+    cli_store_actor(actor, sizeof(actor));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "trust_domain", cfg->trust_domain, "root_serial",
+                          pki->root_serial, "intermediate_serial", pki->intermediate_serial,
+                          "key_type", ca_key_type_name(cfg->key_type));
+    if (o != NULL) {
+        detail = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        json_decref(o);
+    }
+    ZTCA_ENSURE(detail != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    store_audit_event ev = { actor, "ca.init", cfg->trust_domain, detail, 0 };
+    ztca_rc rc = store_txn_begin(st);
+    if (ZTCA_IS_OK(rc)) {
+        rc = store_audit_append(st, &ev, NULL);
+        if (ZTCA_IS_OK(rc)) {
+            rc = cli_init_record_cert(st, actor, pki->ocsp_cert_pem, CA_PROFILE_OCSP, NULL);
+        }
+        if (ZTCA_IS_OK(rc)) {
+            rc = cli_init_record_cert(st, actor, pki->server_cert_pem, CA_PROFILE_SERVER, NULL);
+        }
+        if (ZTCA_IS_OK(rc)) {
+            rc = cli_init_record_cert(st, actor, pki->admin_cert_pem, CA_PROFILE_ADMIN, admin_user);
+        }
+        if (ZTCA_IS_OK(rc)) {
+            rc = store_txn_commit(st);
+        } else {
+            store_txn_rollback(st);
+        }
+    }
+    free(detail);
+    return rc;
+}
+
+/* cli_init_store: creates and migrates the store and records what init issued, before any
+ * certificate is written out. SQLite files it creates join the undo list (a file that was there
+ * before is never removed); a store that already holds an audit log is refused. Prints its own
+ * failure and returns the exit status. */
+static int
+cli_init_store(cli_undo *u, const char *dir, const ca_config *cfg, const ca_pki *pki,
+               const char *admin_user)
+{
+    char url[STORE_URL_MAX + 4096];
+    store_url_info parsed;
+    ztca_rc rc = store_url_resolve(url, sizeof(url), cfg->store, dir);
+    if (ZTCA_IS_OK(rc)) {
+        rc = store_url_parse(&parsed, url, strlen(url));
+    }
+    if (!ZTCA_IS_OK(rc)) {
+        return cli_fail("init", "invalid store URL", rc);
+    }
+    if (parsed.backend == STORE_BACKEND_SQLITE) {
+        static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+        for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+            char path[sizeof(u->paths[0])];
+            int n = snprintf(path, sizeof(path), "%s%s", parsed.path, suffixes[i]);
+            if (n <= 0 || (size_t)n >= sizeof(path) || u->num == CLI_INIT_MAX_PATHS) {
+                fprintf(stderr, "ztca init: store path too long\n");
+                return 1;
+            }
+            if (access(path, F_OK) != 0) {
+                memcpy(u->paths[u->num], path, (size_t)n + 1);
+                u->is_dir[u->num++] = false;
+            }
+        }
+    }
+    store *st = NULL;
+    if (cli_store_open(&st, "init", dir, cfg, NULL) != 0) {
+        return 1;
+    }
+    int64_t seq = 0;
+    uint8_t head[STORE_HASH_LEN];
+    rc = store_audit_head(st, &seq, head);
+    if (ZTCA_IS_OK(rc) && seq != 0) {
+        store_close(st);
+        fprintf(stderr, "ztca init: the store already holds an audit log (another CA's?): "
+                        "refusing to initialize into it; nothing was changed. Use an empty "
+                        "database.\n");
+        return 1;
+    }
+    if (ZTCA_IS_OK(rc)) {
+        rc = cli_init_record(st, cfg, pki, admin_user);
+    }
+    store_close(st);
+    if (!ZTCA_IS_OK(rc)) {
+        return cli_fail("init", "cannot record the new certificates in the store", rc);
+    }
+    return 0;
+}
+
 int
 cli_init_main(int argc, char **argv)
 {
@@ -134,11 +271,13 @@ cli_init_main(int argc, char **argv)
         { "passphrase-file", required_argument, NULL, 'p' },
         { "server-san", required_argument, NULL, 's' },
         { "admin-user", required_argument, NULL, 'n' },
+        { "store", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir_flag = NULL, *td = NULL, *public_url = "http://127.0.0.1:8080";
     const char *api_url = NULL, *key_type = "p256", *pass_file = NULL, *admin_user = "admin";
+    const char *store_flag = NULL;
     const char *sans[CLI_INIT_MAX_SANS];
     size_t num_sans = 0;
     int c;
@@ -171,6 +310,9 @@ cli_init_main(int argc, char **argv)
             break;
         case 'n':
             admin_user = optarg;
+            break;
+        case 'S':
+            store_flag = optarg;
             break;
         case 'h':
             cli_init_usage(stdout);
@@ -225,7 +367,14 @@ cli_init_main(int argc, char **argv)
             return cli_usage_error("init", "--server-san must be a DNS name or an IP address");
         }
     }
-    snprintf(cfg.store, sizeof(cfg.store), "sqlite:store/ztca.db");
+    store_url_info parsed_store;
+    if (store_flag != NULL
+        && (strlen(store_flag) >= sizeof(cfg.store)
+            || !ZTCA_IS_OK(store_url_parse(&parsed_store, store_flag, strlen(store_flag))))) {
+        return cli_usage_error("init", "--store must be sqlite:PATH or postgresql://...");
+    }
+    snprintf(cfg.store, sizeof(cfg.store), "%s",
+             store_flag != NULL ? store_flag : "sqlite:store/ztca.db");
 
     int state = cli_dir_state(dir);
     if (state == 2) {
@@ -282,7 +431,18 @@ cli_init_main(int argc, char **argv)
         status = cli_fail("init", "cannot write the configuration", rc);
         goto out;
     }
-    rc = cli_init_write_all(undo, dir, state == 0, &pki, conf, conf_len);
+    rc = cli_init_mkdirs(undo, dir, state == 0);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("init", "cannot write the CA directory", rc);
+        cli_undo_all(undo);
+        goto out;
+    }
+    /* The store first: a certificate is written out only after it is recorded. */
+    if (cli_init_store(undo, dir, &cfg, &pki, admin_user) != 0) {
+        cli_undo_all(undo);
+        goto out;
+    }
+    rc = cli_init_write_files(undo, dir, &pki, conf, conf_len);
     if (!ZTCA_IS_OK(rc)) {
         status = cli_fail("init", "cannot write the CA directory", rc);
         cli_undo_all(undo);

@@ -14,7 +14,7 @@ cli_issue_usage(FILE *f)
         f, "usage: ztca issue --csr FILE --profile device|agent|workload|admin [--dir DIR]\n"
            "                  [--device-id ID] [--user U] [--workload PATH] [--ttl D]\n"
            "                  [--attestation none|software|tpm|tpmMeasuredBoot]\n"
-           "                  [--passphrase-file F] [--out FILE] [--fullchain]\n"
+           "                  [--passphrase-file F] [--out FILE] [--fullchain] [--store URL]\n"
            "\n"
            "Verifies the CSR's signature and key (ECDSA P-256/P-384, RSA 2048-4096) and issues a\n"
            "certificate of the profile, signed by the issuing CA in DIR. The identity comes from\n"
@@ -25,14 +25,21 @@ cli_issue_usage(FILE *f)
            "  admin     spiffe://TD/admin/USER         30d / 30d  (--user)\n"
            "Without --device-id the id is derived from the CSR key: dev- + base32(SHA-256(SPKI)).\n"
            "The certificate (PEM) goes to stdout or --out; --fullchain appends the issuing CA.\n"
-           "A summary line goes to stderr.\n");
+           "A summary line goes to stderr.\n"
+           "The certificate and its audit entry are recorded in the store in one transaction\n"
+           "before it is written out (--store overrides ztca.conf: sqlite:PATH, relative to DIR,\n"
+           "or postgresql://...).\n");
 }
 
 typedef struct cli_issue_opts {
     const char *dir, *csr, *profile, *device_id, *user, *workload, *ttl, *attestation;
-    const char *pass_file, *out;
+    const char *pass_file, *out, *store;
     bool fullchain;
 } cli_issue_opts;
+
+/* A serial collision (two random 127-bit serials, or a broken RNG) is refused by the store's
+ * unique key; the certificate is then issued again with a new serial, a few times at most. */
+#define CLI_ISSUE_ATTEMPTS 4
 
 /* Loads the issuing CA from DIR: its certificate, its key (0600) and a signer for it. */
 static ztca_rc
@@ -76,6 +83,57 @@ out:
     return rc;
 }
 
+/* cli_issue_encode: the PEM to hand out (with the intermediate for --fullchain), prepared before
+ * the commit so that after it only the output remains. */
+static ztca_rc
+cli_issue_encode(char **out, const ca_issued *cert, const char *inter_pem, bool fullchain)
+{
+    char *pem = NULL;
+    size_t pem_len = 0;
+    ZTCA_GUARD(ztca_pem_encode(&pem, &pem_len, "CERTIFICATE", cert->der, cert->der_len));
+    if (!fullchain) {
+        *out = pem;
+        return ZTCA_RC_OK;
+    }
+    size_t a = strlen(pem), b = strlen(inter_pem);
+    char *both = ztca_malloc(a + b + 1);
+    if (both == NULL) {
+        ztca_free(pem);
+        ZTCA_BAIL(ZTCA_ERR_NOMEM, "out of memory");
+    }
+    snprintf(both, a + b + 1, "%s%s", pem, inter_pem);
+    ztca_free(pem);
+    *out = both;
+    return ZTCA_RC_OK;
+}
+
+/* cli_issue_record: the certificate row and its audit entry, in one transaction. */
+static ztca_rc
+cli_issue_record(store *st, const ca_issued *cert, const ca_profile *profile,
+                 const ca_issue_req *req)
+{
+    store_cert c;
+    store_cert_init(&c);
+    bool has_device = profile->id == CA_PROFILE_DEVICE || profile->id == CA_PROFILE_AGENT;
+    bool has_user = profile->id == CA_PROFILE_AGENT || profile->id == CA_PROFILE_ADMIN;
+    snprintf(c.serial, sizeof(c.serial), "%s", cert->serial_hex);
+    snprintf(c.device_id, sizeof(c.device_id), "%s",
+             has_device && req->id.device_id != NULL ? req->id.device_id : "");
+    snprintf(c.user, sizeof(c.user), "%s", has_user && req->id.user != NULL ? req->id.user : "");
+    snprintf(c.profile, sizeof(c.profile), "%s", profile->name);
+    c.not_before = cert->not_before;
+    c.not_after = cert->not_after;
+    c.der = cert->der;
+    c.der_len = cert->der_len;
+    char actor[64], *detail = NULL;
+    cli_store_actor(actor, sizeof(actor));
+    ZTCA_GUARD(cli_store_issue_detail(&detail, "ztca issue", &c, cert->uri));
+    store_audit_event ev = { actor, "cert.issue", c.serial, detail, 0 };
+    ztca_rc rc = store_cert_insert(st, &c, &ev);
+    free(detail);
+    return rc;
+}
+
 static int
 cli_issue_run(const cli_issue_opts *o)
 {
@@ -93,8 +151,8 @@ cli_issue_run(const cli_issue_opts *o)
     ca_rng *rng = NULL;
     ca_signer *signer = NULL;
     ca_issuer *issuer = NULL;
-    char *inter_pem = NULL, *pem = NULL, *out_pem = NULL;
-    size_t pem_len = 0;
+    char *inter_pem = NULL, *text = NULL;
+    store *st = NULL;
     ca_issued cert;
     ca_issued_init(&cert);
 
@@ -155,26 +213,35 @@ cli_issue_run(const cli_issue_opts *o)
         status = cli_fail("issue", "cannot load the issuing CA", rc);
         goto out;
     }
-    rc = ca_issue(&cert, issuer, &cfg, rng, &req);
-    if (!ZTCA_IS_OK(rc)) {
-        status = cli_fail("issue", "refused, nothing issued", rc);
+    if (cli_store_open(&st, "issue", dir, &cfg, o->store) != 0) {
         goto out;
     }
-    rc = ztca_pem_encode(&pem, &pem_len, "CERTIFICATE", cert.der, cert.der_len);
-    if (ZTCA_IS_OK(rc) && o->fullchain) {
-        size_t a = strlen(pem), b = strlen(inter_pem);
-        out_pem = ztca_malloc(a + b + 1);
-        if (out_pem == NULL) {
-            rc = ZTCA_NOTE(ZTCA_ERR_NOMEM, "out of memory", 0);
-        } else {
-            snprintf(out_pem, a + b + 1, "%s%s", pem, inter_pem);
+    for (int attempt = 1;; attempt++) {
+        rc = ca_issue(&cert, issuer, &cfg, rng, &req);
+        if (!ZTCA_IS_OK(rc)) {
+            status = cli_fail("issue", "refused, nothing issued", rc);
+            goto out;
         }
+        rc = cli_issue_encode(&text, &cert, inter_pem, o->fullchain);
+        if (!ZTCA_IS_OK(rc)) {
+            status = cli_fail("issue", "cannot encode the certificate", rc);
+            goto out;
+        }
+        rc = cli_issue_record(st, &cert, profile, &req);
+        if (rc.err != ZTCA_ERR_CONFLICT || attempt == CLI_ISSUE_ATTEMPTS) {
+            break;
+        }
+        ca_issued_free(&cert);
+        ca_issued_init(&cert);
+        ztca_free(text);
+        text = NULL;
     }
     if (!ZTCA_IS_OK(rc)) {
-        status = cli_fail("issue", "cannot encode the certificate", rc);
+        status =
+            cli_fail("issue", "cannot record the certificate in the store, nothing issued", rc);
         goto out;
     }
-    const char *text = out_pem != NULL ? out_pem : pem;
+    /* Committed: from here on the certificate may be handed out. */
     if (o->out != NULL) {
         rc = cli_write_file(o->out, 0644, text, strlen(text));
         if (!ZTCA_IS_OK(rc)) {
@@ -194,9 +261,9 @@ cli_issue_run(const cli_issue_opts *o)
             req.id.device_id != NULL ? req.id.device_id : "-");
     status = 0;
 out:
+    store_close(st);
     ca_issued_free(&cert);
-    ztca_free(pem);
-    ztca_free(out_pem);
+    ztca_free(text);
     ztca_free(inter_pem);
     ca_issuer_free(issuer);
     ca_signer_free(signer);
@@ -221,6 +288,7 @@ cli_issue_main(int argc, char **argv)
         { "passphrase-file", required_argument, NULL, 'P' },
         { "out", required_argument, NULL, 'o' },
         { "fullchain", no_argument, NULL, 'f' },
+        { "store", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -262,6 +330,9 @@ cli_issue_main(int argc, char **argv)
             break;
         case 'f':
             o.fullchain = true;
+            break;
+        case 'S':
+            o.store = optarg;
             break;
         case 'h':
             cli_issue_usage(stdout);

@@ -12,6 +12,7 @@ cli_main_usage(FILE *f)
                "commands:\n"
                "  init      create a private PKI in a directory\n"
                "  issue     issue a certificate offline from a CSR\n"
+               "  audit     verify the audit log's hash chain (audit verify)\n"
                "  version   print the version\n"
                "\n"
                "Run 'ztca COMMAND --help' for the options of a command.\n");
@@ -30,6 +31,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "issue") == 0) {
         return cli_issue_main(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "audit") == 0) {
+        return cli_audit_main(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("ztca " ZTCA_VERSION "\n");

@@ -1,0 +1,266 @@
+/* bench_store.c: inserts/s and lookups/s by serial of one store backend at a given size
+ * (docs/performance.md). Usage:
+ *   bench_store --url URL [--count N] [--issues K] [--lookups M] [--batch B] [--header]
+ * The store must be empty. Steps, each timed:
+ *   1. bulk load N certificates (700-byte bodies, one audit entry each) with
+ *      store_cert_insert_batch in transactions of B;
+ *   2. K issuances as ztca issues them: store_cert_insert, one durable transaction each
+ *      (row + body + audit entry);
+ *   3. M status reads of random known serials (store_cert_status_get, the OCSP path), M/10 of
+ *      unknown serials, and M/10 listings by device;
+ *   4. a full audit chain verification.
+ * Prints one table row (--header prints the header first). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "store/store.h"
+
+#define BENCH_DER_LEN 700 /* a ztca P-256 agent certificate is 650-750 bytes */
+
+static uint64_t bench_rng_state = 0x9e3779b97f4a7c15ULL;
+
+/* xorshift64*: fast and good enough to spread keys; not for anything secret. */
+static uint64_t
+bench_rand(void)
+{
+    bench_rng_state ^= bench_rng_state >> 12;
+    bench_rng_state ^= bench_rng_state << 25;
+    bench_rng_state ^= bench_rng_state >> 27;
+    return bench_rng_state * 0x2545f4914f6cdd1dULL;
+}
+
+static double
+bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A ztca-like serial: 16 octets, positive (top bit clear), lowercase hex. */
+static void
+bench_serial(char out[33])
+{
+    uint64_t a = bench_rand() & 0x7fffffffffffffffULL, b = bench_rand();
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+static int
+bench_fail(const char *what, ztca_rc rc, store *s)
+{
+    fprintf(stderr, "bench_store: %s: %s (%s) %s\n", what, ztca_last_what(), ztca_err_name(rc.err),
+            s != NULL ? store_errmsg(s) : "");
+    return 1;
+}
+
+static ztca_rc
+bench_count_cb(void *ctx, const store_cert *c)
+{
+    (void)c;
+    (*(size_t *)ctx)++;
+    return ZTCA_RC_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "url", required_argument, NULL, 'u' },
+        { "count", required_argument, NULL, 'n' },
+        { "issues", required_argument, NULL, 'i' },
+        { "lookups", required_argument, NULL, 'l' },
+        { "batch", required_argument, NULL, 'b' },
+        { "header", no_argument, NULL, 'H' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *url = NULL;
+    long count = 1000000, issues = 2000, lookups = 200000, batch = 10000;
+    bool header = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'u':
+            url = optarg;
+            break;
+        case 'n':
+            count = atol(optarg);
+            break;
+        case 'i':
+            issues = atol(optarg);
+            break;
+        case 'l':
+            lookups = atol(optarg);
+            break;
+        case 'b':
+            batch = atol(optarg);
+            break;
+        case 'H':
+            header = true;
+            break;
+        default:
+            fprintf(stderr, "usage: bench_store --url URL [--count N] [--issues K] "
+                            "[--lookups M] [--batch B] [--header]\n");
+            return 2;
+        }
+    }
+    if (url == NULL || count < 1 || issues < 1 || lookups < 10 || batch < 1 || batch > 100000) {
+        fprintf(stderr, "bench_store: --url is required; counts must be positive\n");
+        return 2;
+    }
+    bench_rng_state ^= (uint64_t)time(NULL);
+
+    store *s = NULL;
+    ztca_rc rc = store_open(&s, url);
+    if (!ZTCA_IS_OK(rc)) {
+        return bench_fail("open", rc, NULL);
+    }
+    int64_t head = 0;
+    uint8_t hash[STORE_HASH_LEN];
+    rc = store_audit_head(s, &head, hash);
+    if (!ZTCA_IS_OK(rc) || head != 0) {
+        fprintf(stderr, "bench_store: the store must be empty\n");
+        store_close(s);
+        return 1;
+    }
+    size_t total = (size_t)count + (size_t)issues;
+    char(*serials)[33] = calloc(total, sizeof(*serials));
+    store_cert *certs = calloc((size_t)batch, sizeof(*certs));
+    store_audit_event *evs = calloc((size_t)batch, sizeof(*evs));
+    uint8_t *der = malloc(BENCH_DER_LEN);
+    if (serials == NULL || certs == NULL || evs == NULL || der == NULL) {
+        fprintf(stderr, "bench_store: out of memory\n");
+        free(serials);
+        free(certs);
+        free(evs);
+        free(der);
+        store_close(s);
+        return 1;
+    }
+    for (size_t i = 0; i < BENCH_DER_LEN; i++) {
+        der[i] = (uint8_t)bench_rand();
+    }
+    long devices = count / 5 > 0 ? count / 5 : 1; /* five certificates per device */
+    ztca_time now = ztca_now();
+    int status = 1;
+
+    /* 1. bulk load */
+    double t0 = bench_now();
+    for (long done = 0; done < count;) {
+        long n = count - done < batch ? count - done : batch;
+        for (long k = 0; k < n; k++) {
+            long i = done + k;
+            store_cert *ct = &certs[k];
+            store_cert_init(ct);
+            bench_serial(serials[i]);
+            memcpy(ct->serial, serials[i], 33);
+            snprintf(ct->device_id, sizeof(ct->device_id), "dev-%08ld", i % devices);
+            snprintf(ct->user, sizeof(ct->user), "user%ld", (i / 7) % 5000);
+            snprintf(ct->profile, sizeof(ct->profile), "agent");
+            ct->not_before = now - 60;
+            ct->not_after = now + 8LL * 3600;
+            ct->der = der;
+            ct->der_len = BENCH_DER_LEN;
+            evs[k] = (store_audit_event){ "bench", "cert.issue", serials[i], "{\"bench\":1}", 0 };
+        }
+        rc = store_cert_insert_batch(s, certs, evs, (size_t)n);
+        if (!ZTCA_IS_OK(rc)) {
+            status = bench_fail("bulk load", rc, s);
+            goto out;
+        }
+        done += n;
+    }
+    double load_s = bench_now() - t0;
+
+    /* 2. issuance, one durable transaction each */
+    t0 = bench_now();
+    for (long k = 0; k < issues; k++) {
+        long i = count + k;
+        store_cert ct;
+        store_cert_init(&ct);
+        bench_serial(serials[i]);
+        memcpy(ct.serial, serials[i], 33);
+        snprintf(ct.device_id, sizeof(ct.device_id), "dev-%08ld", i % devices);
+        snprintf(ct.profile, sizeof(ct.profile), "agent");
+        ct.not_before = now - 60;
+        ct.not_after = now + 8LL * 3600;
+        ct.der = der;
+        ct.der_len = BENCH_DER_LEN;
+        store_audit_event ev = { "bench", "cert.issue", serials[i], "{\"bench\":2}", 0 };
+        rc = store_cert_insert(s, &ct, &ev);
+        if (!ZTCA_IS_OK(rc)) {
+            status = bench_fail("issue", rc, s);
+            goto out;
+        }
+    }
+    double issue_s = bench_now() - t0;
+
+    /* 3. lookups */
+    store_cert_state st;
+    t0 = bench_now();
+    for (long k = 0; k < lookups; k++) {
+        rc = store_cert_status_get(s, serials[bench_rand() % total], &st);
+        if (!ZTCA_IS_OK(rc)) {
+            status = bench_fail("lookup", rc, s);
+            goto out;
+        }
+    }
+    double lookup_s = bench_now() - t0;
+    long unknown = lookups / 10;
+    t0 = bench_now();
+    for (long k = 0; k < unknown; k++) {
+        char serial[33];
+        bench_serial(serial);
+        rc = store_cert_status_get(s, serial, &st);
+        if (rc.err != ZTCA_ERR_NOT_FOUND) {
+            status = bench_fail("unknown lookup", rc, s);
+            goto out;
+        }
+    }
+    double unknown_s = bench_now() - t0;
+    size_t listed = 0;
+    t0 = bench_now();
+    for (long k = 0; k < unknown; k++) {
+        char dev[32];
+        snprintf(dev, sizeof(dev), "dev-%08ld", (long)(bench_rand() % (uint64_t)devices));
+        rc = store_cert_list_by_device(s, dev, bench_count_cb, &listed);
+        if (!ZTCA_IS_OK(rc)) {
+            status = bench_fail("device listing", rc, s);
+            goto out;
+        }
+    }
+    double device_s = bench_now() - t0;
+
+    /* 4. the whole audit chain */
+    store_audit_report rep;
+    t0 = bench_now();
+    rc = store_audit_verify(s, &rep);
+    double verify_s = bench_now() - t0;
+    if (!ZTCA_IS_OK(rc) || !rep.intact || rep.count != (int64_t)total) {
+        fprintf(stderr, "bench_store: audit verify failed\n");
+        goto out;
+    }
+
+    if (header) {
+        printf("| backend | certificates | bulk load (certs/s) | issue (inserts/s, 1 txn each) | "
+               "status by serial (lookups/s) | unknown serial (lookups/s) | by device "
+               "(lookups/s) | audit verify (entries/s) |\n");
+        printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    }
+    printf("| %s | %zu | %.0f | %.0f | %.0f | %.0f | %.0f | %.0f |\n",
+           store_get_backend(s) == STORE_BACKEND_SQLITE ? "SQLite" : "PostgreSQL", total,
+           (double)count / load_s, (double)issues / issue_s, (double)lookups / lookup_s,
+           (double)unknown / unknown_s, (double)unknown / device_s, (double)rep.count / verify_s);
+    fflush(stdout);
+    status = 0;
+out:
+    store_close(s);
+    free(serials);
+    free(certs);
+    free(evs);
+    free(der);
+    return status;
+}

@@ -1,0 +1,392 @@
+/* internal.h: declarations shared by the files of store/ only: the backend driver vtable, the
+ * prepared statement table, typed parameters and the helpers every entity file uses. */
+#ifndef ZTCA_STORE_INTERNAL_H
+#define ZTCA_STORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include "store/store.h"
+
+/* ---- statements ---------------------------------------------------------------------------- */
+
+/* Every statement ztca runs: X(name, SQL, PostgreSQL variant or NULL when the same). Parameters are
+ * written $1, $2, ... for both backends (SQLite binds them by name). Nothing here is ever built at
+ * run time: the driver prepares exactly these strings, once per connection. */
+#define STORE_CERT_COLS                                                                 \
+    "serial, device_id, user_name, profile, not_before, not_after, issued_at, status, " \
+    "revoked_at, reason"
+#define STORE_DEVICE_COLS "id, ek_pub_hash, ek_cert, ak_pub, facts, status, created_at, updated_at"
+#define STORE_AUDIT_COLS  "seq, at, actor, action, subject, detail, prev_hash, hash"
+#define STORE_CHANGE_COLS "seq, at, kind, subject, status, reason"
+#define STORE_SIGNAL_COLS \
+    "id, device_id, user_name, source, kind, impact, detail, created_at, expires_at"
+
+#define STORE_STATEMENTS(X)                                                                        \
+    X(SCHEMA_EXISTS,                                                                               \
+      "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'ztca_schema'",          \
+      "SELECT count(*) FROM pg_catalog.pg_tables "                                                 \
+      "WHERE tablename = 'ztca_schema' AND schemaname = current_schema()")                         \
+    X(SCHEMA_VERSION, "SELECT COALESCE(MAX(version), 0) FROM ztca_schema", NULL)                   \
+    X(SCHEMA_RECORD, "INSERT INTO ztca_schema (version, name, applied_at) VALUES ($1, $2, $3)",    \
+      NULL)                                                                                        \
+    X(MIGRATE_LOCK, "SELECT 1",                                                                    \
+      "SELECT 1 FROM (SELECT pg_advisory_xact_lock(7411720706418245)) l")                          \
+    X(HEAD_LOCK, "SELECT audit_seq, audit_hash, change_seq FROM chain_head WHERE id = 1",          \
+      "SELECT audit_seq, audit_hash, change_seq FROM chain_head WHERE id = 1 FOR UPDATE")          \
+    X(HEAD_PEEK, "SELECT audit_seq, audit_hash, change_seq FROM chain_head WHERE id = 1", NULL)    \
+    X(HEAD_UPDATE,                                                                                 \
+      "UPDATE chain_head SET audit_seq = $1, audit_hash = $2, change_seq = $3 WHERE id = 1", NULL) \
+    X(AUDIT_INSERT,                                                                                \
+      "INSERT INTO audit_log (" STORE_AUDIT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",      \
+      NULL)                                                                                        \
+    X(AUDIT_LIST,                                                                                  \
+      "SELECT " STORE_AUDIT_COLS " FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2", NULL)     \
+    X(CHANGE_INSERT,                                                                               \
+      "INSERT INTO change_log (" STORE_CHANGE_COLS ") VALUES ($1, $2, $3, $4, $5, $6)", NULL)      \
+    X(CHANGE_LIST,                                                                                 \
+      "SELECT " STORE_CHANGE_COLS " FROM change_log WHERE seq > $1 ORDER BY seq LIMIT $2", NULL)   \
+    X(CERT_INSERT,                                                                                 \
+      "INSERT INTO certificates (" STORE_CERT_COLS ") "                                            \
+      "VALUES ($1, $2, $3, $4, $5, $6, $7, 0, NULL, NULL)",                                        \
+      NULL)                                                                                        \
+    X(CERT_BODY_INSERT, "INSERT INTO certificate_bodies (serial, der) VALUES ($1, $2)", NULL)      \
+    X(CERT_GET, "SELECT " STORE_CERT_COLS " FROM certificates WHERE serial = $1", NULL)            \
+    X(CERT_BODY_GET, "SELECT der FROM certificate_bodies WHERE serial = $1", NULL)                 \
+    X(CERT_STATE,                                                                                  \
+      "SELECT status, revoked_at, reason, not_after, device_id, user_name "                        \
+      "FROM certificates WHERE serial = $1",                                                       \
+      NULL)                                                                                        \
+    X(CERT_LOCK, "SELECT status FROM certificates WHERE serial = $1",                              \
+      "SELECT status FROM certificates WHERE serial = $1 FOR UPDATE")                              \
+    X(CERT_SET_STATUS,                                                                             \
+      "UPDATE certificates SET status = $2, revoked_at = $3, reason = $4 WHERE serial = $1", NULL) \
+    X(CERT_LIST,                                                                                   \
+      "SELECT " STORE_CERT_COLS " FROM certificates WHERE serial > $1 ORDER BY serial LIMIT $2",   \
+      NULL)                                                                                        \
+    X(CERT_LIST_DEVICE,                                                                            \
+      "SELECT " STORE_CERT_COLS " FROM certificates WHERE device_id = $1 AND serial > $2 "         \
+      "ORDER BY serial LIMIT $3",                                                                  \
+      NULL)                                                                                        \
+    X(CERT_LIST_REVOKED,                                                                           \
+      "SELECT " STORE_CERT_COLS " FROM certificates WHERE status <> 0 AND serial > $1 "            \
+      "AND not_after >= $2 ORDER BY serial LIMIT $3",                                              \
+      NULL)                                                                                        \
+    X(CERT_LIVE_OF_DEVICE,                                                                         \
+      "SELECT serial, status FROM certificates WHERE device_id = $1 AND status <> 1 "              \
+      "AND not_after >= $2 ORDER BY serial",                                                       \
+      "SELECT serial, status FROM certificates WHERE device_id = $1 AND status <> 1 "              \
+      "AND not_after >= $2 ORDER BY serial FOR UPDATE")                                            \
+    X(CERT_PURGE,                                                                                  \
+      "DELETE FROM certificates WHERE serial IN (SELECT serial FROM certificates "                 \
+      "WHERE not_after < $1 ORDER BY not_after, serial LIMIT $2)",                                 \
+      NULL)                                                                                        \
+    X(USER_PUT,                                                                                    \
+      "INSERT INTO users (name, status, created_at) VALUES ($1, 0, $2) "                           \
+      "ON CONFLICT (name) DO NOTHING",                                                             \
+      NULL)                                                                                        \
+    X(USER_GET, "SELECT name, status, created_at FROM users WHERE name = $1", NULL)                \
+    X(USER_LOCK, "SELECT status FROM users WHERE name = $1",                                       \
+      "SELECT status FROM users WHERE name = $1 FOR UPDATE")                                       \
+    X(USER_SET_STATUS, "UPDATE users SET status = $2 WHERE name = $1", NULL)                       \
+    X(DEVICE_INSERT,                                                                               \
+      "INSERT INTO devices (" STORE_DEVICE_COLS ") VALUES ($1, $2, $3, $4, $5, 0, $6, $6)", NULL)  \
+    X(DEVICE_GET, "SELECT " STORE_DEVICE_COLS " FROM devices WHERE id = $1", NULL)                 \
+    X(DEVICE_FIND_EK, "SELECT " STORE_DEVICE_COLS " FROM devices WHERE ek_pub_hash = $1", NULL)    \
+    X(DEVICE_LOCK, "SELECT status FROM devices WHERE id = $1",                                     \
+      "SELECT status FROM devices WHERE id = $1 FOR UPDATE")                                       \
+    X(DEVICE_SET_STATUS, "UPDATE devices SET status = $2, updated_at = $3 WHERE id = $1", NULL)    \
+    X(DEVICE_UPDATE_EVIDENCE,                                                                      \
+      "UPDATE devices SET ak_pub = COALESCE($2, ak_pub), facts = $3, updated_at = $4 "             \
+      "WHERE id = $1",                                                                             \
+      NULL)                                                                                        \
+    X(DEVICE_LIST, "SELECT " STORE_DEVICE_COLS " FROM devices WHERE id > $1 ORDER BY id LIMIT $2", \
+      NULL)                                                                                        \
+    X(AGENT_PUT,                                                                                   \
+      "INSERT INTO agents (device_id, user_name, status, created_at, last_seen) "                  \
+      "VALUES ($1, $2, 0, $3, $3) ON CONFLICT (device_id, user_name) "                             \
+      "DO UPDATE SET last_seen = excluded.last_seen",                                              \
+      NULL)                                                                                        \
+    X(AGENT_GET,                                                                                   \
+      "SELECT device_id, user_name, status, created_at, last_seen FROM agents "                    \
+      "WHERE device_id = $1 AND user_name = $2",                                                   \
+      NULL)                                                                                        \
+    X(AGENT_LIST_DEVICE,                                                                           \
+      "SELECT device_id, user_name, status, created_at, last_seen FROM agents "                    \
+      "WHERE device_id = $1 ORDER BY user_name",                                                   \
+      NULL)                                                                                        \
+    X(TOKEN_INSERT,                                                                                \
+      "INSERT INTO tokens (hash, user_name, profile, created_by, created_at, expires_at) "         \
+      "VALUES ($1, $2, $3, $4, $5, $6)",                                                           \
+      NULL)                                                                                        \
+    X(TOKEN_CONSUME,                                                                               \
+      "UPDATE tokens SET used_at = $2 WHERE hash = $1 AND used_at IS NULL AND expires_at > $2 "    \
+      "RETURNING hash, user_name, profile, created_by, created_at, expires_at, used_at",           \
+      NULL)                                                                                        \
+    X(TOKEN_GET,                                                                                   \
+      "SELECT hash, user_name, profile, created_by, created_at, expires_at, used_at "              \
+      "FROM tokens WHERE hash = $1",                                                               \
+      NULL)                                                                                        \
+    X(SESSION_INSERT,                                                                              \
+      "INSERT INTO enroll_sessions (id, token_hash, nonce, secret_hash, data, created_at, "        \
+      "expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",                                           \
+      NULL)                                                                                        \
+    X(SESSION_CONSUME,                                                                             \
+      "UPDATE enroll_sessions SET used_at = $2 WHERE id = $1 AND used_at IS NULL "                 \
+      "AND expires_at > $2 RETURNING id, token_hash, nonce, secret_hash, data, created_at, "       \
+      "expires_at, used_at",                                                                       \
+      NULL)                                                                                        \
+    X(SESSION_GET, "SELECT used_at, expires_at FROM enroll_sessions WHERE id = $1", NULL)          \
+    X(SIGNAL_INSERT,                                                                               \
+      "INSERT INTO trust_signals (device_id, user_name, source, kind, impact, detail, "            \
+      "created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",              \
+      NULL)                                                                                        \
+    X(SIGNAL_LIST_DEVICE,                                                                          \
+      "SELECT " STORE_SIGNAL_COLS " FROM trust_signals WHERE device_id = $1 "                      \
+      "AND (expires_at IS NULL OR expires_at > $2) ORDER BY id",                                   \
+      NULL)                                                                                        \
+    X(PURGE_TOKENS,                                                                                \
+      "DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < $1 "           \
+      "LIMIT $2)",                                                                                 \
+      NULL)                                                                                        \
+    X(PURGE_SESSIONS,                                                                              \
+      "DELETE FROM enroll_sessions WHERE id IN (SELECT id FROM enroll_sessions "                   \
+      "WHERE expires_at < $1 LIMIT $2)",                                                           \
+      NULL)                                                                                        \
+    X(PURGE_SIGNALS,                                                                               \
+      "DELETE FROM trust_signals WHERE id IN (SELECT id FROM trust_signals "                       \
+      "WHERE expires_at < $1 LIMIT $2)",                                                           \
+      NULL)                                                                                        \
+    X(PURGE_CHANGES,                                                                               \
+      "DELETE FROM change_log WHERE seq IN (SELECT seq FROM change_log WHERE at < $1 "             \
+      "ORDER BY seq LIMIT $2)",                                                                    \
+      NULL)
+
+typedef enum store_stmt {
+#define STORE_STMT_ENUM(name, sql, pg) STORE_STMT_##name,
+    STORE_STATEMENTS(STORE_STMT_ENUM)
+#undef STORE_STMT_ENUM
+        STORE_STMT_COUNT
+} store_stmt;
+
+/* store_sql: the text of statement `id` for `backend`. */
+const char *store_sql(store_backend backend, store_stmt id);
+
+/* ---- parameters ---------------------------------------------------------------------------- */
+
+typedef enum store_ptype { STORE_P_NULL, STORE_P_INT, STORE_P_TEXT, STORE_P_BLOB } store_ptype;
+
+/* store_param: one bound value; `p` is borrowed for the duration of the call. */
+typedef struct store_param {
+    store_ptype type;
+    int64_t i;
+    const void *p;
+    size_t len;
+} store_param;
+
+#define STORE_MAX_PARAMS 16
+#define STORE_ERRMSG_MAX 256
+
+static inline store_param
+store_p_int(int64_t v)
+{
+    store_param p = { STORE_P_INT, v, NULL, 0 };
+    return p;
+}
+
+static inline store_param
+store_p_null(void)
+{
+    store_param p = { STORE_P_NULL, 0, NULL, 0 };
+    return p;
+}
+
+/* store_p_text: NULL is SQL NULL. */
+store_param store_p_text(const char *s);
+/* store_p_text_opt: NULL and "" are SQL NULL (optional ids). */
+store_param store_p_text_opt(const char *s);
+/* store_p_blob: NULL is SQL NULL; an empty non-NULL blob stays an empty blob. */
+store_param store_p_blob(const void *p, size_t len);
+/* store_p_time_opt: 0 is SQL NULL. */
+store_param store_p_time_opt(ztca_time t);
+
+/* ---- the driver ---------------------------------------------------------------------------- */
+
+typedef struct store_conn store_conn; /* one backend connection */
+typedef struct store_rows store_rows; /* the result of one statement; one at a time per conn */
+
+typedef struct store_driver {
+    store_backend backend;
+    /* connect: opens a connection; `errbuf` receives the backend's message on failure. */
+    ztca_rc (*connect)(store_conn **out, const store_url_info *u, const char *url,
+                       const store_options *opts, char *errbuf, size_t errbuf_size);
+    void (*disconnect)(store_conn *c);
+    const char *(*errmsg)(store_conn *c);
+    /* exec_script: runs constant SQL (migration scripts, savepoints); never input. */
+    ztca_rc (*exec_script)(store_conn *c, const char *sql);
+    /* begin: a write transaction (SQLite BEGIN IMMEDIATE). PostgreSQL re-establishes a
+     * connection found dead first, since nothing has been sent yet. */
+    ztca_rc (*begin)(store_conn *c);
+    ztca_rc (*commit)(store_conn *c);
+    void (*rollback)(store_conn *c);
+    /* query: runs statement `id` with `params`; rows are then read with step. Outside a
+     * transaction a statement that failed on a dead connection is retried once on a new one
+     * (those are single reads). */
+    ztca_rc (*query)(store_conn *c, store_stmt id, const store_param *params, size_t num_params,
+                     store_rows **out);
+    ztca_rc (*step)(store_rows *r, bool *out_has_row);
+    /* changes: rows changed by the statement (after the last step). */
+    int64_t (*changes)(store_rows *r);
+    void (*done)(store_rows *r);
+    bool (*col_is_null)(store_rows *r, int col);
+    ztca_rc (*col_int)(store_rows *r, int col, int64_t *out);
+    /* col_bytes: text or blob, borrowed until the next step; NULL is (NULL, 0). */
+    ztca_rc (*col_bytes)(store_rows *r, int col, const uint8_t **out, size_t *out_len);
+    /* exec_many: the statement once per row of params (num_rows x num_params), no results
+     * read; PostgreSQL pipelines them. Inside a transaction only. */
+    ztca_rc (*exec_many)(store_conn *c, store_stmt id, const store_param *params, size_t num_params,
+                         size_t num_rows);
+    /* listen: subscribes this connection to the change channel (PostgreSQL only). */
+    ztca_rc (*listen)(store_conn *c);
+    /* wait: blocks up to timeout_ms until a notification arrives (PostgreSQL: reconnects and
+     * listens again when the connection is lost; STORE when it cannot). */
+    ztca_rc (*wait)(store_conn *c, int timeout_ms);
+} store_driver;
+
+extern const store_driver store_driver_sqlite;
+extern const store_driver store_driver_pg;
+
+/* ---- the handle ---------------------------------------------------------------------------- */
+
+/* store_head: the chain_head row (newest audit entry, newest change) as read in this call. */
+typedef struct store_head {
+    bool loaded;
+    bool dirty;
+    int64_t audit_seq;
+    uint8_t audit_hash[STORE_HASH_LEN];
+    int64_t change_seq;
+} store_head;
+
+struct store {
+    const store_driver *drv;
+    store_conn *conn; /* owned */
+    char *url;        /* owned: subscriptions open their own connection with it */
+    store_url_info parsed;
+    store_options opts; /* errbuf cleared */
+    pthread_mutex_t mu; /* error-checking: a re-entry from the holder is detected, not a hang */
+    /* Guarded by mu: */
+    bool user_txn;  /* inside store_txn_begin */
+    bool in_cb;     /* a list callback is running */
+    bool published; /* this transaction wrote change-log rows: wake subscribers on commit */
+    store_head head;
+    char *last_err; /* owned, STORE_ERRMSG_MAX bytes: the backend's latest message */
+    /* Subscriptions to wake (SQLite in-process feed), guarded by subs_mu. */
+    pthread_mutex_t subs_mu;
+    struct store_sub *subs;
+};
+
+struct store_sub {
+    store *parent;    /* borrowed */
+    store_conn *conn; /* owned */
+    int64_t cursor;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool woken;
+    struct store_sub *next; /* in parent->subs */
+};
+
+typedef enum store_mode {
+    STORE_READ,  /* statements outside a transaction (each one consistent on its own) */
+    STORE_WRITE, /* one transaction, or a savepoint inside the caller's */
+} store_mode;
+
+/* store_enter / store_leave bracket every public call: lock (or join the caller's own
+ * transaction), begin, ... then commit or roll back, publish, unlock. store_leave returns `rc`,
+ * or the commit's failure. */
+ZTCA_RC store_enter(store *s, store_mode mode);
+ZTCA_RC store_leave(store *s, store_mode mode, ztca_rc rc);
+
+/* store_exec: a statement without result rows; *out_changes (may be NULL) gets rows changed. */
+ZTCA_RC store_exec(store *s, store_stmt id, const store_param *params, size_t num_params,
+                   int64_t *out_changes);
+/* store_query: a statement whose rows are then read with store_step; store_done releases. */
+ZTCA_RC store_query(store *s, store_stmt id, const store_param *params, size_t num_params,
+                    store_rows **out);
+ZTCA_RC store_step(store *s, store_rows *r, bool *out_has_row);
+void store_done(store *s, store_rows *r);
+
+/* Column readers with the checks every caller needs. */
+ZTCA_RC store_col_int(store *s, store_rows *r, int col, int64_t *out);
+/* store_col_int_opt: NULL reads as `null_value`. */
+ZTCA_RC store_col_int_opt(store *s, store_rows *r, int col, int64_t null_value, int64_t *out);
+/* store_col_text: into buf[size], NUL-terminated; NULL reads as ""; STORE if too long. */
+ZTCA_RC store_col_text(store *s, store_rows *r, int col, char *buf, size_t size);
+/* store_col_dup: a malloc'd copy plus a NUL (so text is a C string); NULL reads as (NULL, 0). */
+ZTCA_RC store_col_dup(store *s, store_rows *r, int col, uint8_t **out, size_t *out_len);
+/* store_col_fixed: exactly `len` bytes (hashes); *out_present false for NULL. */
+ZTCA_RC store_col_fixed(store *s, store_rows *r, int col, uint8_t *out, size_t len,
+                        bool *out_present);
+
+/* store_run_cb: calls a list callback with the handle marked busy (re-entry is INTERNAL). */
+#define STORE_RUN_CB(s, call)  \
+    do {                       \
+        (s)->in_cb = true;     \
+        rc = (call);           \
+        (s)->in_cb = false;    \
+        if (!ZTCA_IS_OK(rc)) { \
+            goto out;          \
+        }                      \
+    } while (0)
+
+/* ---- chain head, audit and change log (inside a write call) -------------------------------- */
+
+/* store_head_load: reads and (PostgreSQL) locks the chain_head row; every call that appends to
+ * the audit or change log does this first, so appends are serialised in commit order and no two
+ * writers can deadlock on it. */
+ZTCA_RC store_head_load(store *s);
+/* store_audit_add: appends `ev` to the chain (head loaded on demand). */
+ZTCA_RC store_audit_add(store *s, const store_audit_event *ev);
+/* store_audit_prepare: the entry that `ev` becomes after the head, without writing it. */
+ZTCA_RC store_audit_prepare(store *s, const store_audit_event *ev, store_audit_entry *out,
+                            const char **out_detail);
+/* store_change_add: appends one change-log entry and marks the transaction as publishing. */
+ZTCA_RC store_change_add(store *s, store_change_kind kind, const char *subject, int status,
+                         int reason, ztca_time at);
+
+/* store_cert_revoke_device: inside a write call with the head loaded: every certificate of the
+ * device that is neither revoked nor expired at `at` becomes REVOKED with `reason`, each with a
+ * change-log entry; *out_num receives how many (store_cert.c). */
+ZTCA_RC store_cert_revoke_device(store *s, const char *device_id, int reason, ztca_time at,
+                                 size_t *out_num);
+
+/* ---- validation ---------------------------------------------------------------------------- */
+
+/* store_text_is_valid: 1..max bytes of UTF-8 without control characters. */
+bool store_text_is_valid(const char *s, size_t max);
+/* store_text_opt_is_valid: NULL or "" or store_text_is_valid. */
+bool store_text_opt_is_valid(const char *s, size_t max);
+bool store_utf8_is_valid(const uint8_t *p, size_t len);
+ZTCA_RC store_event_check(const store_audit_event *ev);
+/* store_copy_text: strlen(src) < size, else BAD_INPUT. */
+ZTCA_RC store_copy_text(char *dst, size_t size, const char *src);
+
+/* ---- migrations ---------------------------------------------------------------------------- */
+
+typedef struct store_migration {
+    int64_t version;
+    const char *name;
+    const char *sql;
+} store_migration;
+
+/* Generated at build time from store/schema/<backend>/NNNN_name.sql (schema/embed.cmake). */
+extern const store_migration store_migrations_sqlite[];
+extern const size_t store_num_migrations_sqlite;
+extern const store_migration store_migrations_pg[];
+extern const size_t store_num_migrations_pg;
+
+/* store_migrate: brings the schema to STORE_SCHEMA_VERSION (see store_open). */
+ZTCA_RC store_migrate(store *s);
+
+/* store_now: ztca_now(), for defaults of `at` arguments. */
+ztca_time store_now(ztca_time t);
+
+#endif /* ZTCA_STORE_INTERNAL_H */

@@ -1,0 +1,442 @@
+/* store.c: opening and closing, the lock and transaction around every call, statement and
+ * column helpers, and the public transaction API. The backends (store_sqlite.c, store_pg.c) only
+ * move bytes; every rule lives here and in the entity files, once for both. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+/* ---- open and close ------------------------------------------------------------------------ */
+
+static void
+store_set_errbuf(const store_options *opts, const char *msg)
+{
+    if (opts != NULL && opts->errbuf != NULL && opts->errbuf_size > 0) {
+        snprintf(opts->errbuf, opts->errbuf_size, "%s", msg);
+    }
+}
+
+static void
+store_free_handle(store *s)
+{
+    if (s->conn != NULL) {
+        s->drv->disconnect(s->conn);
+    }
+    pthread_mutex_destroy(&s->subs_mu);
+    pthread_mutex_destroy(&s->mu);
+    ztca_free(s->url);
+    ztca_free(s->last_err);
+    ztca_free(s);
+}
+
+ztca_rc
+store_open_ex(store **out, const char *url, const store_options *opts)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    store *s = NULL;
+    store_set_errbuf(opts, "");
+    ZTCA_ENSURE(url != NULL, ZTCA_ERR_BAD_INPUT, "store URL missing");
+    store_url_info parsed;
+    ZTCA_GUARD(store_url_parse(&parsed, url, strnlen(url, STORE_URL_MAX)));
+
+    s = ztca_calloc(1, sizeof(*s));
+    ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    pthread_mutexattr_t attr;
+    bool locks = false;
+    if (pthread_mutexattr_init(&attr) == 0) {
+        if (pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK) == 0
+            && pthread_mutex_init(&s->mu, &attr) == 0) {
+            if (pthread_mutex_init(&s->subs_mu, NULL) == 0) {
+                locks = true;
+            } else {
+                pthread_mutex_destroy(&s->mu);
+            }
+        }
+        pthread_mutexattr_destroy(&attr);
+    }
+    if (!locks) {
+        ztca_free(s);
+        ZTCA_BAIL(ZTCA_ERR_INTERNAL, "store: cannot create a mutex");
+    }
+    s->parsed = parsed;
+    s->drv = parsed.backend == STORE_BACKEND_SQLITE ? &store_driver_sqlite : &store_driver_pg;
+    if (opts != NULL) {
+        s->opts = *opts;
+    }
+    s->opts.errbuf = NULL;
+    s->opts.errbuf_size = 0;
+    s->url = ztca_strdup(url);
+    s->last_err = ztca_calloc(1, STORE_ERRMSG_MAX);
+    ZTCA_REQUIRE(s->url != NULL && s->last_err != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    ZTCA_CHECK(s->drv->connect(&s->conn, &s->parsed, url, &s->opts,
+                               opts != NULL ? opts->errbuf : NULL,
+                               opts != NULL ? opts->errbuf_size : 0));
+    rc = store_migrate(s);
+    if (!ZTCA_IS_OK(rc)) {
+        store_set_errbuf(opts, s->drv->errmsg(s->conn));
+        goto out;
+    }
+    *out = s;
+    s = NULL;
+out:
+    if (s != NULL) {
+        store_free_handle(s);
+    }
+    return rc;
+}
+
+ztca_rc
+store_open(store **out, const char *url)
+{
+    return store_open_ex(out, url, NULL);
+}
+
+void
+store_close(store *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    store_free_handle(s);
+}
+
+store_backend
+store_get_backend(const store *s)
+{
+    return s->parsed.backend;
+}
+
+const char *
+store_errmsg(store *s)
+{
+    return s->last_err != NULL ? s->last_err : "";
+}
+
+/* ---- the lock and the transaction around each call ------------------------------------------ */
+
+static void
+store_note_errmsg(store *s)
+{
+    if (s->last_err != NULL) {
+        snprintf(s->last_err, STORE_ERRMSG_MAX, "%s", s->drv->errmsg(s->conn));
+    }
+}
+
+static void
+store_wake_subs(store *s)
+{
+    pthread_mutex_lock(&s->subs_mu);
+    for (store_sub *sub = s->subs; sub != NULL; sub = sub->next) {
+        pthread_mutex_lock(&sub->mu);
+        sub->woken = true;
+        pthread_cond_signal(&sub->cond);
+        pthread_mutex_unlock(&sub->mu);
+    }
+    pthread_mutex_unlock(&s->subs_mu);
+}
+
+static ztca_rc
+store_head_write(store *s)
+{
+    store_param p[3] = { store_p_int(s->head.audit_seq),
+                         store_p_blob(s->head.audit_hash, STORE_HASH_LEN),
+                         store_p_int(s->head.change_seq) };
+    int64_t n = 0;
+    ZTCA_GUARD(store_exec(s, STORE_STMT_HEAD_UPDATE, p, 3, &n));
+    ZTCA_ENSURE(n == 1, ZTCA_ERR_STORE, "store: chain_head row missing");
+    s->head.dirty = false;
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+store_enter(store *s, store_mode mode)
+{
+    int e = pthread_mutex_lock(&s->mu);
+    if (e == EDEADLK) {
+        /* This thread holds the handle already: its own transaction (join it under a savepoint)
+         * or a list callback calling back in (refused: the handle is in the middle of a read). */
+        ZTCA_ENSURE(!s->in_cb, ZTCA_ERR_INTERNAL,
+                    "store: called from a list callback on the same handle");
+        ZTCA_ENSURE(s->user_txn, ZTCA_ERR_INTERNAL, "store: handle re-entered");
+        memset(&s->head, 0, sizeof(s->head));
+        if (mode == STORE_WRITE) {
+            ztca_rc rc = s->drv->exec_script(s->conn, "SAVEPOINT ztca_call");
+            if (!ZTCA_IS_OK(rc)) {
+                store_note_errmsg(s);
+            }
+            return rc;
+        }
+        return ZTCA_RC_OK;
+    }
+    ZTCA_ENSURE(e == 0, ZTCA_ERR_INTERNAL, "store: cannot lock the handle");
+    memset(&s->head, 0, sizeof(s->head));
+    if (mode == STORE_WRITE) {
+        s->published = false;
+        ztca_rc rc = s->drv->begin(s->conn);
+        if (!ZTCA_IS_OK(rc)) {
+            store_note_errmsg(s);
+            pthread_mutex_unlock(&s->mu);
+            return rc;
+        }
+    }
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+store_leave(store *s, store_mode mode, ztca_rc rc)
+{
+    if (mode == STORE_WRITE && ZTCA_IS_OK(rc) && s->head.dirty) {
+        rc = store_head_write(s);
+    }
+    if (!ZTCA_IS_OK(rc)) {
+        store_note_errmsg(s);
+    }
+    if (s->user_txn) {
+        if (mode == STORE_WRITE) {
+            if (ZTCA_IS_OK(rc)) {
+                rc = s->drv->exec_script(s->conn, "RELEASE SAVEPOINT ztca_call");
+            } else {
+                /* Undo this call only; the caller's transaction goes on as before it. */
+                ztca_rc ignored = s->drv->exec_script(s->conn, "ROLLBACK TO SAVEPOINT ztca_call");
+                ignored = s->drv->exec_script(s->conn, "RELEASE SAVEPOINT ztca_call");
+                (void)ignored;
+            }
+        }
+        return rc;
+    }
+    if (mode == STORE_WRITE) {
+        if (ZTCA_IS_OK(rc)) {
+            rc = s->drv->commit(s->conn);
+            if (!ZTCA_IS_OK(rc)) {
+                store_note_errmsg(s);
+            }
+        } else {
+            s->drv->rollback(s->conn);
+        }
+        if (ZTCA_IS_OK(rc) && s->published) {
+            store_wake_subs(s);
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ---- the caller's transaction --------------------------------------------------------------- */
+
+ztca_rc
+store_txn_begin(store *s)
+{
+    int e = pthread_mutex_lock(&s->mu);
+    ZTCA_ENSURE(e != EDEADLK, ZTCA_ERR_INTERNAL, "store: transactions do not nest");
+    ZTCA_ENSURE(e == 0, ZTCA_ERR_INTERNAL, "store: cannot lock the handle");
+    s->published = false;
+    ztca_rc rc = s->drv->begin(s->conn);
+    if (!ZTCA_IS_OK(rc)) {
+        store_note_errmsg(s);
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
+    s->user_txn = true;
+    return ZTCA_RC_OK; /* the lock stays with this thread until commit or rollback */
+}
+
+/* store_txn_holder: true when this thread is inside its own transaction on `s`: relocking an
+ * error-checking mutex we hold reports EDEADLK (misuse from another thread waits, then is
+ * refused). */
+static bool
+store_txn_holder(store *s)
+{
+    int e = pthread_mutex_lock(&s->mu);
+    if (e == EDEADLK) {
+        return s->user_txn;
+    }
+    if (e == 0) {
+        pthread_mutex_unlock(&s->mu);
+    }
+    return false;
+}
+
+ztca_rc
+store_txn_commit(store *s)
+{
+    ZTCA_ENSURE(store_txn_holder(s), ZTCA_ERR_INTERNAL, "store: no transaction to commit");
+    ztca_rc rc = s->drv->commit(s->conn);
+    if (!ZTCA_IS_OK(rc)) {
+        store_note_errmsg(s);
+    }
+    s->user_txn = false;
+    if (ZTCA_IS_OK(rc) && s->published) {
+        store_wake_subs(s);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+void
+store_txn_rollback(store *s)
+{
+    if (!store_txn_holder(s)) {
+        return;
+    }
+    s->drv->rollback(s->conn);
+    s->user_txn = false;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- statements and columns ----------------------------------------------------------------- */
+
+ztca_rc
+store_query(store *s, store_stmt id, const store_param *params, size_t num_params, store_rows **out)
+{
+    return s->drv->query(s->conn, id, params, num_params, out);
+}
+
+ztca_rc
+store_step(store *s, store_rows *r, bool *out_has_row)
+{
+    return s->drv->step(r, out_has_row);
+}
+
+void
+store_done(store *s, store_rows *r)
+{
+    if (r != NULL) {
+        s->drv->done(r);
+    }
+}
+
+ztca_rc
+store_exec(store *s, store_stmt id, const store_param *params, size_t num_params,
+           int64_t *out_changes)
+{
+    store_rows *r = NULL;
+    ZTCA_GUARD(store_query(s, id, params, num_params, &r));
+    bool row = true;
+    ztca_rc rc = ZTCA_RC_OK;
+    while (row && ZTCA_IS_OK(rc)) {
+        rc = store_step(s, r, &row);
+    }
+    if (ZTCA_IS_OK(rc) && out_changes != NULL) {
+        *out_changes = s->drv->changes(r);
+    }
+    store_done(s, r);
+    return rc;
+}
+
+ztca_rc
+store_col_int(store *s, store_rows *r, int col, int64_t *out)
+{
+    ZTCA_ENSURE(!s->drv->col_is_null(r, col), ZTCA_ERR_STORE, "store: unexpected NULL");
+    return s->drv->col_int(r, col, out);
+}
+
+ztca_rc
+store_col_int_opt(store *s, store_rows *r, int col, int64_t null_value, int64_t *out)
+{
+    if (s->drv->col_is_null(r, col)) {
+        *out = null_value;
+        return ZTCA_RC_OK;
+    }
+    return s->drv->col_int(r, col, out);
+}
+
+ztca_rc
+store_col_text(store *s, store_rows *r, int col, char *buf, size_t size)
+{
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    ZTCA_GUARD(s->drv->col_bytes(r, col, &p, &len));
+    ZTCA_ENSURE(len < size, ZTCA_ERR_STORE, "store: stored text longer than expected");
+    ZTCA_ENSURE(len == 0 || memchr(p, '\0', len) == NULL, ZTCA_ERR_STORE,
+                "store: NUL in stored text");
+    if (len > 0) {
+        memcpy(buf, p, len);
+    }
+    buf[len] = '\0';
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+store_col_dup(store *s, store_rows *r, int col, uint8_t **out, size_t *out_len)
+{
+    *out = NULL;
+    *out_len = 0;
+    if (s->drv->col_is_null(r, col)) {
+        return ZTCA_RC_OK;
+    }
+    const uint8_t *p = NULL;
+    size_t len = 0;
+    ZTCA_GUARD(s->drv->col_bytes(r, col, &p, &len));
+    uint8_t *d = ztca_malloc(len + 1);
+    ZTCA_ENSURE(d != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    if (len > 0) {
+        memcpy(d, p, len);
+    }
+    d[len] = '\0';
+    *out = d;
+    *out_len = len;
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+store_col_fixed(store *s, store_rows *r, int col, uint8_t *out, size_t len, bool *out_present)
+{
+    if (s->drv->col_is_null(r, col)) {
+        ZTCA_ENSURE(out_present != NULL, ZTCA_ERR_STORE, "store: unexpected NULL");
+        *out_present = false;
+        memset(out, 0, len);
+        return ZTCA_RC_OK;
+    }
+    const uint8_t *p = NULL;
+    size_t n = 0;
+    ZTCA_GUARD(s->drv->col_bytes(r, col, &p, &n));
+    ZTCA_ENSURE(n == len, ZTCA_ERR_STORE, "store: stored hash of the wrong length");
+    memcpy(out, p, len);
+    if (out_present != NULL) {
+        *out_present = true;
+    }
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+store_schema_version(store *s, int64_t *out)
+{
+    ZTCA_GUARD(store_enter(s, STORE_READ));
+    store_rows *r = NULL;
+    bool row = false;
+    ztca_rc rc = store_query(s, STORE_STMT_SCHEMA_VERSION, NULL, 0, &r);
+    if (ZTCA_IS_OK(rc)) {
+        rc = store_step(s, r, &row);
+    }
+    if (ZTCA_IS_OK(rc)) {
+        rc = row ? store_col_int(s, r, 0, out)
+                 : ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__, "store: no schema version", 0);
+    }
+    store_done(s, r);
+    return store_leave(s, STORE_READ, rc);
+}
+
+/* ---- the chain head -------------------------------------------------------------------------- */
+
+ztca_rc
+store_head_load(store *s)
+{
+    if (s->head.loaded) {
+        return ZTCA_RC_OK;
+    }
+    store_rows *r = NULL;
+    bool row = false;
+    ztca_rc rc = ZTCA_RC_OK;
+    ZTCA_CHECK(store_query(s, STORE_STMT_HEAD_LOCK, NULL, 0, &r));
+    ZTCA_CHECK(store_step(s, r, &row));
+    ZTCA_REQUIRE(row, ZTCA_ERR_STORE, "store: chain_head row missing");
+    ZTCA_CHECK(store_col_int(s, r, 0, &s->head.audit_seq));
+    ZTCA_CHECK(store_col_fixed(s, r, 1, s->head.audit_hash, STORE_HASH_LEN, NULL));
+    ZTCA_CHECK(store_col_int(s, r, 2, &s->head.change_seq));
+    s->head.loaded = true;
+    s->head.dirty = false;
+out:
+    store_done(s, r);
+    return rc;
+}

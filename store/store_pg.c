@@ -1,0 +1,571 @@
+/* store_pg.c: the PostgreSQL backend over libpq. One connection per handle (plus one per
+ * subscription). Statements are prepared by name on first use per connection; parameters go as
+ * text (integers, strings) or binary (bytea), results come back binary, so no server setting
+ * (DateStyle, bytea_output, extra_float_digits) changes what we read.
+ *
+ * Lost connections: a dead connection is only noticed when used. Before a transaction starts, or
+ * for a single read outside one, nothing has changed yet, so the connection is re-established and
+ * the statement retried once; inside a transaction the call fails with STORE and the next call
+ * reconnects. */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "store/internal.h"
+
+#define STORE_PG_CHANNEL "ztca_change"
+#define STORE_PG_CHUNK   256 /* pipelined statements per sync: results stay in socket buffers */
+#define STORE_PG_INT2OID 21
+#define STORE_PG_INT4OID 23
+#define STORE_PG_INT8OID 20
+
+struct store_rows {
+    struct store_conn *conn;
+    PGresult *res; /* owned while busy */
+    int row;
+    int num_rows;
+    int64_t changes;
+};
+
+struct store_conn {
+    PGconn *pg; /* owned; NULL after a failed reconnect */
+    char *url;  /* owned */
+    int connect_timeout_s;
+    bool prepared[STORE_STMT_COUNT];
+    bool in_txn;
+    bool listening; /* LISTEN again after every reconnect */
+    store_rows rows;
+    bool rows_busy;
+    char err[STORE_ERRMSG_MAX];
+};
+
+/* Parameter arrays for one statement; integers are formatted into ints[]. */
+typedef struct store_pg_params {
+    const char *values[STORE_MAX_PARAMS];
+    int lengths[STORE_MAX_PARAMS];
+    int formats[STORE_MAX_PARAMS];
+    char ints[STORE_MAX_PARAMS][24];
+} store_pg_params;
+
+static void
+store_pg_keep_err(store_conn *c, const char *msg)
+{
+    snprintf(c->err, sizeof(c->err), "%s", msg != NULL ? msg : "");
+    /* libpq messages end with a newline; logs want one line. */
+    size_t n = strlen(c->err);
+    while (n > 0 && (c->err[n - 1] == '\n' || c->err[n - 1] == '\r')) {
+        c->err[--n] = '\0';
+    }
+}
+
+static bool
+store_pg_is_dead(const store_conn *c)
+{
+    return c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD;
+}
+
+/* store_pg_fail: a failed result -> ztca_err. SQLSTATE classes (PostgreSQL appendix A): 23505
+ * unique_violation, 23503 foreign_key_violation, 23502/23514 not-null/check. The note keeps the
+ * SQLSTATE read as a base-36 number. */
+static ztca_rc
+store_pg_fail(store_conn *c, const PGresult *res)
+{
+    const char *msg = res != NULL ? PQresultErrorMessage(res) : NULL;
+    store_pg_keep_err(c, msg != NULL && msg[0] != '\0' ? msg
+                         : c->pg != NULL               ? PQerrorMessage(c->pg)
+                                                       : "no connection");
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    long foreign = state != NULL ? strtol(state, NULL, 36) : 0;
+    if (state != NULL && strcmp(state, "23505") == 0) {
+        return ztca_note(ZTCA_ERR_CONFLICT, __FILE__, __LINE__, "store: the key already exists",
+                         foreign);
+    }
+    if (state != NULL && strcmp(state, "23503") == 0) {
+        return ztca_note(ZTCA_ERR_NOT_FOUND, __FILE__, __LINE__,
+                         "store: a referenced row does not exist", foreign);
+    }
+    if (state != NULL && (strcmp(state, "23502") == 0 || strcmp(state, "23514") == 0)) {
+        return ztca_note(ZTCA_ERR_BAD_INPUT, __FILE__, __LINE__,
+                         "store: value refused by a constraint", foreign);
+    }
+    if (store_pg_is_dead(c)) {
+        return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__,
+                         "store: lost the connection to PostgreSQL", foreign);
+    }
+    return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__, "store: PostgreSQL failed", foreign);
+}
+
+/* store_pg_command: one constant command (BEGIN, COMMIT, LISTEN, scripts). */
+static ztca_rc
+store_pg_command(store_conn *c, const char *sql)
+{
+    ZTCA_ENSURE(c->pg != NULL, ZTCA_ERR_STORE, "store: no connection to PostgreSQL");
+    PGresult *res = PQexec(c->pg, sql);
+    ExecStatusType st = PQresultStatus(res);
+    ztca_rc rc = ZTCA_RC_OK;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        rc = store_pg_fail(c, res);
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* store_pg_dial: a new connection with the handle's URL. Our defaults come before the URL in the
+ * keyword list, so the URL may override them; client_encoding comes after, so it may not (the
+ * audit hash is over UTF-8 bytes). */
+static ztca_rc
+store_pg_dial(store_conn *c)
+{
+    if (c->pg != NULL) {
+        PQfinish(c->pg);
+        c->pg = NULL;
+    }
+    memset(c->prepared, 0, sizeof(c->prepared));
+    c->in_txn = false;
+    char timeout[16];
+    snprintf(timeout, sizeof(timeout), "%d", c->connect_timeout_s);
+    const char *const keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding",
+                                 NULL };
+    const char *const vals[] = { timeout, "ztca", c->url, "UTF8", NULL };
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    ZTCA_ENSURE(pg != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    if (PQstatus(pg) != CONNECTION_OK) {
+        store_pg_keep_err(c, PQerrorMessage(pg));
+        PQfinish(pg);
+        ZTCA_BAIL(ZTCA_ERR_STORE, "store: cannot connect to PostgreSQL");
+    }
+    if (PQserverVersion(pg) < 130000) {
+        store_pg_keep_err(c, "server older than PostgreSQL 13");
+        PQfinish(pg);
+        ZTCA_BAIL(ZTCA_ERR_UNSUPPORTED, "store: PostgreSQL 13 or newer is required");
+    }
+    c->pg = pg;
+    if (c->listening) {
+        ztca_rc rc = store_pg_command(c, "LISTEN " STORE_PG_CHANNEL);
+        if (!ZTCA_IS_OK(rc)) {
+            PQfinish(c->pg);
+            c->pg = NULL;
+            return rc;
+        }
+    }
+    return ZTCA_RC_OK;
+}
+
+static void
+store_pg_disconnect(store_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->rows_busy) {
+        PQclear(c->rows.res);
+    }
+    PQfinish(c->pg);
+    ztca_free(c->url);
+    ztca_free(c);
+}
+
+static ztca_rc
+store_pg_connect(store_conn **out, const store_url_info *u, const char *url,
+                 const store_options *opts, char *errbuf, size_t errbuf_size)
+{
+    (void)u;
+    store_conn *c = ztca_calloc(1, sizeof(*c));
+    ZTCA_ENSURE(c != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    c->rows.conn = c;
+    c->connect_timeout_s = opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 5;
+    c->url = ztca_strdup(url);
+    if (c->url == NULL) {
+        ztca_free(c);
+        ZTCA_BAIL(ZTCA_ERR_NOMEM, "out of memory");
+    }
+    ztca_rc rc = store_pg_dial(c);
+    if (!ZTCA_IS_OK(rc)) {
+        if (errbuf != NULL && errbuf_size > 0) {
+            snprintf(errbuf, errbuf_size, "%s", c->err);
+        }
+        store_pg_disconnect(c);
+        return rc;
+    }
+    *out = c;
+    return ZTCA_RC_OK;
+}
+
+static const char *
+store_pg_errmsg(store_conn *c)
+{
+    return c->err;
+}
+
+static ztca_rc
+store_pg_exec_script(store_conn *c, const char *sql)
+{
+    return store_pg_command(c, sql);
+}
+
+static ztca_rc
+store_pg_begin(store_conn *c)
+{
+    if (store_pg_is_dead(c)) {
+        ZTCA_GUARD(store_pg_dial(c));
+    }
+    ztca_rc rc = store_pg_command(c, "BEGIN");
+    if (!ZTCA_IS_OK(rc) && store_pg_is_dead(c)) {
+        /* An idle connection that died (server restart, failover): nothing was sent that could
+         * have changed anything, so a new connection may try again. */
+        ZTCA_GUARD(store_pg_dial(c));
+        rc = store_pg_command(c, "BEGIN");
+    }
+    ZTCA_GUARD(rc);
+    c->in_txn = true;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_pg_commit(store_conn *c)
+{
+    ZTCA_ENSURE(c->pg != NULL, ZTCA_ERR_STORE, "store: no connection to PostgreSQL");
+    PGresult *res = PQexec(c->pg, "COMMIT");
+    ztca_rc rc = ZTCA_RC_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = store_pg_fail(c, res);
+    } else if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        /* COMMIT of a failed transaction succeeds as a ROLLBACK. */
+        store_pg_keep_err(c, "the transaction was rolled back");
+        rc = ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__, "store: the transaction was rolled back",
+                       0);
+    }
+    PQclear(res);
+    c->in_txn = false;
+    return rc;
+}
+
+static void
+store_pg_rollback(store_conn *c)
+{
+    if (!store_pg_is_dead(c) && c->in_txn) {
+        char keep[STORE_ERRMSG_MAX];
+        memcpy(keep, c->err, sizeof(keep));
+        ztca_rc ignored = store_pg_command(c, "ROLLBACK");
+        (void)ignored;
+        memcpy(c->err, keep, sizeof(keep));
+    }
+    c->in_txn = false;
+}
+
+static void
+store_pg_set_params(store_pg_params *pp, const store_param *params, size_t num_params)
+{
+    static const char empty[1];
+    for (size_t i = 0; i < num_params; i++) {
+        const store_param *p = &params[i];
+        pp->formats[i] = 0;
+        pp->lengths[i] = 0;
+        switch (p->type) {
+        case STORE_P_INT:
+            snprintf(pp->ints[i], sizeof(pp->ints[i]), "%lld", (long long)p->i);
+            pp->values[i] = pp->ints[i];
+            break;
+        case STORE_P_TEXT:
+            pp->values[i] = p->p; /* NUL-terminated: text parameters are C strings */
+            break;
+        case STORE_P_BLOB:
+            pp->values[i] = p->len > 0 ? p->p : empty;
+            pp->lengths[i] = (int)p->len;
+            pp->formats[i] = 1;
+            break;
+        default:
+            pp->values[i] = NULL;
+            break;
+        }
+    }
+}
+
+static ztca_rc
+store_pg_prepare(store_conn *c, store_stmt id, char *name, size_t name_size)
+{
+    snprintf(name, name_size, "ztca_%d", (int)id);
+    if (c->prepared[id]) {
+        return ZTCA_RC_OK;
+    }
+    PGresult *res = PQprepare(c->pg, name, store_sql(STORE_BACKEND_POSTGRESQL, id), 0, NULL);
+    ztca_rc rc = ZTCA_RC_OK;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        rc = store_pg_fail(c, res);
+    } else {
+        c->prepared[id] = true;
+    }
+    PQclear(res);
+    return rc;
+}
+
+static ztca_rc
+store_pg_query_once(store_conn *c, store_stmt id, const store_pg_params *pp, size_t num_params,
+                    PGresult **out)
+{
+    char name[32];
+    ZTCA_ENSURE(c->pg != NULL, ZTCA_ERR_STORE, "store: no connection to PostgreSQL");
+    ZTCA_GUARD(store_pg_prepare(c, id, name, sizeof(name)));
+    PGresult *res =
+        PQexecPrepared(c->pg, name, (int)num_params, pp->values, pp->lengths, pp->formats, 1);
+    ExecStatusType st = PQresultStatus(res);
+    if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+        ztca_rc rc = store_pg_fail(c, res);
+        PQclear(res);
+        return rc;
+    }
+    *out = res;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_pg_query(store_conn *c, store_stmt id, const store_param *params, size_t num_params,
+               store_rows **out)
+{
+    ZTCA_ENSURE(!c->rows_busy, ZTCA_ERR_INTERNAL, "store: one statement at a time");
+    ZTCA_ENSURE(num_params <= STORE_MAX_PARAMS, ZTCA_ERR_INTERNAL, "store: too many parameters");
+    store_pg_params pp;
+    store_pg_set_params(&pp, params, num_params);
+    if (!c->in_txn && store_pg_is_dead(c)) {
+        ZTCA_GUARD(store_pg_dial(c));
+    }
+    PGresult *res = NULL;
+    ztca_rc rc = store_pg_query_once(c, id, &pp, num_params, &res);
+    if (!ZTCA_IS_OK(rc) && !c->in_txn && store_pg_is_dead(c)) {
+        /* Outside a transaction only reads run: one retry on a new connection is safe. */
+        ZTCA_GUARD(store_pg_dial(c));
+        rc = store_pg_query_once(c, id, &pp, num_params, &res);
+    }
+    ZTCA_GUARD(rc);
+    c->rows.res = res;
+    c->rows.row = -1;
+    c->rows.num_rows = PQntuples(res);
+    const char *n = PQcmdTuples(res);
+    c->rows.changes = n[0] != '\0' ? strtoll(n, NULL, 10) : 0;
+    c->rows_busy = true;
+    *out = &c->rows;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_pg_step(store_rows *r, bool *out_has_row)
+{
+    if (r->row < r->num_rows) {
+        r->row++;
+    }
+    *out_has_row = r->row < r->num_rows;
+    return ZTCA_RC_OK;
+}
+
+static int64_t
+store_pg_changes(store_rows *r)
+{
+    return r->changes;
+}
+
+static void
+store_pg_done(store_rows *r)
+{
+    PQclear(r->res);
+    r->res = NULL;
+    r->conn->rows_busy = false;
+}
+
+static bool
+store_pg_col_is_null(store_rows *r, int col)
+{
+    return PQgetisnull(r->res, r->row, col) != 0;
+}
+
+static ztca_rc
+store_pg_col_int(store_rows *r, int col, int64_t *out)
+{
+    const uint8_t *p = (const uint8_t *)PQgetvalue(r->res, r->row, col);
+    int len = PQgetlength(r->res, r->row, col);
+    Oid type = PQftype(r->res, col);
+    int want = type == STORE_PG_INT8OID   ? 8
+               : type == STORE_PG_INT4OID ? 4
+               : type == STORE_PG_INT2OID ? 2
+                                          : 0;
+    ZTCA_ENSURE(want != 0 && len == want, ZTCA_ERR_STORE, "store: stored value is not an integer");
+    /* Binary format: big-endian two's complement (PostgreSQL int8send). */
+    uint64_t v = 0;
+    for (int i = 0; i < len; i++) {
+        v = (v << 8) | p[i];
+    }
+    if (len < 8 && (p[0] & 0x80) != 0) {
+        v |= ~(uint64_t)0 << (8 * len); /* sign-extend int2/int4 */
+    }
+    *out = (int64_t)v;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_pg_col_bytes(store_rows *r, int col, const uint8_t **out, size_t *out_len)
+{
+    if (PQgetisnull(r->res, r->row, col)) {
+        *out = NULL;
+        *out_len = 0;
+        return ZTCA_RC_OK;
+    }
+    *out = (const uint8_t *)PQgetvalue(r->res, r->row, col);
+    *out_len = (size_t)PQgetlength(r->res, r->row, col);
+    return ZTCA_RC_OK;
+}
+
+/* store_pg_read_pipeline: the results of one pipelined chunk, up to its sync. The first failure
+ * is kept; statements after it come back PIPELINE_ABORTED. */
+static ztca_rc
+store_pg_read_pipeline(store_conn *c, size_t num_sent)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    size_t empty_reads = 0;
+    for (;;) {
+        PGresult *res = PQgetResult(c->pg);
+        if (res == NULL) {
+            /* NULL ends each statement's results; more of them than statements means the
+             * connection broke before the sync arrived. */
+            if (store_pg_is_dead(c) || ++empty_reads > num_sent + 1) {
+                if (ZTCA_IS_OK(rc)) {
+                    rc = store_pg_fail(c, NULL);
+                }
+                return rc;
+            }
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            return rc;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED
+            && ZTCA_IS_OK(rc)) {
+            rc = store_pg_fail(c, res);
+        }
+        PQclear(res);
+    }
+}
+
+static ztca_rc
+store_pg_exec_many(store_conn *c, store_stmt id, const store_param *params, size_t num_params,
+                   size_t num_rows)
+{
+    ZTCA_ENSURE(c->in_txn && c->pg != NULL, ZTCA_ERR_INTERNAL,
+                "store: exec_many outside a transaction");
+    ZTCA_ENSURE(num_params <= STORE_MAX_PARAMS, ZTCA_ERR_INTERNAL, "store: too many parameters");
+    char name[32];
+    ZTCA_GUARD(store_pg_prepare(c, id, name, sizeof(name)));
+    ZTCA_ENSURE(PQenterPipelineMode(c->pg) == 1, ZTCA_ERR_STORE,
+                "store: cannot enter libpq pipeline mode");
+    ztca_rc rc = ZTCA_RC_OK;
+    for (size_t done = 0; done < num_rows && ZTCA_IS_OK(rc);) {
+        size_t n = num_rows - done < STORE_PG_CHUNK ? num_rows - done : STORE_PG_CHUNK;
+        size_t sent = 0;
+        for (; sent < n; sent++) {
+            store_pg_params pp;
+            store_pg_set_params(&pp, params + (done + sent) * num_params, num_params);
+            if (PQsendQueryPrepared(c->pg, name, (int)num_params, pp.values, pp.lengths, pp.formats,
+                                    1)
+                != 1) {
+                rc = store_pg_fail(c, NULL);
+                break;
+            }
+        }
+        if (PQpipelineSync(c->pg) != 1) {
+            if (ZTCA_IS_OK(rc)) {
+                rc = store_pg_fail(c, NULL);
+            }
+            break;
+        }
+        ztca_rc r = store_pg_read_pipeline(c, sent);
+        if (ZTCA_IS_OK(rc)) {
+            rc = r;
+        }
+        done += n;
+    }
+    if (PQexitPipelineMode(c->pg) != 1 && ZTCA_IS_OK(rc)) {
+        rc = store_pg_fail(c, NULL);
+    }
+    return rc;
+}
+
+static ztca_rc
+store_pg_listen(store_conn *c)
+{
+    c->listening = true;
+    return store_pg_command(c, "LISTEN " STORE_PG_CHANNEL);
+}
+
+static void
+store_pg_sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+static int
+store_pg_drain(store_conn *c)
+{
+    int n = 0;
+    PGnotify *note;
+    while ((note = PQnotifies(c->pg)) != NULL) {
+        PQfreemem(note);
+        n++;
+    }
+    return n;
+}
+
+static ztca_rc
+store_pg_wait(store_conn *c, int timeout_ms)
+{
+    if (store_pg_is_dead(c)) {
+        ztca_rc rc = store_pg_dial(c);
+        if (!ZTCA_IS_OK(rc)) {
+            /* Down: do not spin; the caller's poll retries until its deadline. */
+            store_pg_sleep_ms(timeout_ms < 250 ? timeout_ms : 250);
+            return rc;
+        }
+        return ZTCA_RC_OK; /* reconnected: read the log, changes may have been missed */
+    }
+    if (PQconsumeInput(c->pg) == 1 && store_pg_drain(c) > 0) {
+        return ZTCA_RC_OK;
+    }
+    struct pollfd pfd = { PQsocket(c->pg), POLLIN, 0 };
+    ZTCA_ENSURE(pfd.fd >= 0, ZTCA_ERR_STORE, "store: no PostgreSQL socket");
+    int n = poll(&pfd, 1, timeout_ms);
+    if (n > 0) {
+        if (PQconsumeInput(c->pg) != 1) {
+            store_pg_keep_err(c, PQerrorMessage(c->pg));
+            return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__,
+                             "store: lost the connection to PostgreSQL", 0);
+        }
+        store_pg_drain(c);
+    }
+    return ZTCA_RC_OK;
+}
+
+const store_driver store_driver_pg = {
+    .backend = STORE_BACKEND_POSTGRESQL,
+    .connect = store_pg_connect,
+    .disconnect = store_pg_disconnect,
+    .errmsg = store_pg_errmsg,
+    .exec_script = store_pg_exec_script,
+    .begin = store_pg_begin,
+    .commit = store_pg_commit,
+    .rollback = store_pg_rollback,
+    .query = store_pg_query,
+    .step = store_pg_step,
+    .changes = store_pg_changes,
+    .done = store_pg_done,
+    .col_is_null = store_pg_col_is_null,
+    .col_int = store_pg_col_int,
+    .col_bytes = store_pg_col_bytes,
+    .exec_many = store_pg_exec_many,
+    .listen = store_pg_listen,
+    .wait = store_pg_wait,
+};

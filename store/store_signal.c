@@ -1,0 +1,130 @@
+/* store_signal.c: trust signals (DESIGN.md 4): facts about a device or agent from a source, with
+ * an impact on its score, optionally expiring. trust/ computes scores from them. */
+#include <string.h>
+
+#include "store/internal.h"
+
+void
+store_signal_init(store_signal *sig)
+{
+    memset(sig, 0, sizeof(*sig));
+}
+
+void
+store_signal_free(store_signal *sig)
+{
+    if (sig == NULL) {
+        return;
+    }
+    ztca_free(sig->detail);
+    store_signal_init(sig);
+}
+
+static ztca_rc
+store_signal_add(store *s, const store_signal *sig, const store_audit_event *ev, int64_t *out_id)
+{
+    store_rows *r = NULL;
+    bool row = false;
+    ztca_rc rc = ZTCA_RC_OK;
+    if (ev != NULL) {
+        ZTCA_CHECK(store_head_load(s));
+    }
+    store_param p[8] = {
+        store_p_text(sig->device_id),
+        store_p_text_opt(sig->user),
+        store_p_text(sig->source),
+        store_p_text(sig->kind),
+        store_p_int(sig->impact),
+        store_p_text(sig->detail != NULL ? sig->detail : "{}"),
+        store_p_int(store_now(sig->created_at)),
+        store_p_time_opt(sig->expires_at),
+    };
+    ZTCA_CHECK(store_query(s, STORE_STMT_SIGNAL_INSERT, p, 8, &r));
+    ZTCA_CHECK(store_step(s, r, &row));
+    ZTCA_REQUIRE(row, ZTCA_ERR_STORE, "store: no id for the new signal");
+    ZTCA_CHECK(store_col_int(s, r, 0, out_id));
+    /* Step to the end: SQLite runs foreign key checks when the statement completes. */
+    while (row) {
+        ZTCA_CHECK(store_step(s, r, &row));
+    }
+    store_done(s, r);
+    r = NULL;
+    if (ev != NULL) {
+        ZTCA_CHECK(store_audit_add(s, ev));
+    }
+out:
+    store_done(s, r);
+    return rc;
+}
+
+ztca_rc
+store_signal_insert(store *s, const store_signal *sig, const store_audit_event *ev, int64_t *out_id)
+{
+    int64_t id = 0;
+    ZTCA_ENSURE(store_text_is_valid(sig->device_id, STORE_NAME_MAX)
+                    && store_text_opt_is_valid(sig->user, STORE_NAME_MAX)
+                    && store_text_is_valid(sig->source, STORE_NAME_MAX)
+                    && store_text_is_valid(sig->kind, STORE_NAME_MAX),
+                ZTCA_ERR_BAD_INPUT, "store: signal device, user, source or kind is not valid text");
+    ZTCA_ENSURE(sig->impact >= -100 && sig->impact <= 100, ZTCA_ERR_BAD_INPUT,
+                "store: signal impact must be -100..100");
+    if (sig->detail != NULL) {
+        ZTCA_GUARD(store_json_object_check(sig->detail, strnlen(sig->detail, STORE_JSON_MAX + 1)));
+    }
+    if (ev != NULL) {
+        ZTCA_GUARD(store_event_check(ev));
+    }
+    ZTCA_GUARD(store_enter(s, STORE_WRITE));
+    ztca_rc rc = store_leave(s, STORE_WRITE, store_signal_add(s, sig, ev, &id));
+    if (ZTCA_IS_OK(rc) && out_id != NULL) {
+        *out_id = id;
+    }
+    return rc;
+}
+
+static ztca_rc
+store_signal_read(store *s, store_rows *r, store_signal *sig)
+{
+    int64_t impact = 0;
+    size_t len = 0;
+    ZTCA_GUARD(store_col_int(s, r, 0, &sig->id));
+    ZTCA_GUARD(store_col_text(s, r, 1, sig->device_id, sizeof(sig->device_id)));
+    ZTCA_GUARD(store_col_text(s, r, 2, sig->user, sizeof(sig->user)));
+    ZTCA_GUARD(store_col_text(s, r, 3, sig->source, sizeof(sig->source)));
+    ZTCA_GUARD(store_col_text(s, r, 4, sig->kind, sizeof(sig->kind)));
+    ZTCA_GUARD(store_col_int(s, r, 5, &impact));
+    ZTCA_GUARD(store_col_dup(s, r, 6, (uint8_t **)&sig->detail, &len));
+    ZTCA_GUARD(store_col_int(s, r, 7, &sig->created_at));
+    ZTCA_GUARD(store_col_int_opt(s, r, 8, 0, &sig->expires_at));
+    sig->impact = (int)impact;
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+store_signal_list_by_device(store *s, const char *device_id, ztca_time now, store_signal_cb cb,
+                            void *ctx)
+{
+    ZTCA_ENSURE(store_text_is_valid(device_id, STORE_NAME_MAX), ZTCA_ERR_BAD_INPUT,
+                "store: device id is not valid text");
+    ZTCA_GUARD(store_enter(s, STORE_READ));
+    store_rows *r = NULL;
+    store_signal sig;
+    store_signal_init(&sig);
+    ztca_rc rc = ZTCA_RC_OK;
+    store_param p[2] = { store_p_text(device_id), store_p_int(store_now(now)) };
+    ZTCA_CHECK(store_query(s, STORE_STMT_SIGNAL_LIST_DEVICE, p, 2, &r));
+    for (;;) {
+        bool row = false;
+        ZTCA_CHECK(store_step(s, r, &row));
+        if (!row) {
+            break;
+        }
+        store_signal_free(&sig);
+        ZTCA_CHECK(store_signal_read(s, r, &sig));
+        STORE_RUN_CB(s, cb(ctx, &sig));
+    }
+out:
+    store_signal_free(&sig);
+    store_done(s, r);
+    return store_leave(s, STORE_READ, rc);
+}

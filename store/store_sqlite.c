@@ -1,0 +1,359 @@
+/* store_sqlite.c: the embedded backend. One sqlite3 connection per handle (the handle's mutex
+ * serialises it, so SQLite's own mutexes are off), WAL so readers never wait for the writer,
+ * BEGIN IMMEDIATE so writers queue on the busy timeout instead of failing on lock upgrade, and
+ * synchronous=FULL because a CA must not lose a commit it already handed a certificate out for.
+ * Statements are prepared once (SQLITE_PREPARE_PERSISTENT) and parameters bound by name ($1). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "store/internal.h"
+
+struct store_rows {
+    struct store_conn *conn;
+    sqlite3_stmt *st; /* borrowed from conn->stmts */
+};
+
+struct store_conn {
+    sqlite3 *db;
+    sqlite3_stmt *stmts[STORE_STMT_COUNT]; /* prepared on first use */
+    store_rows rows;                       /* the one statement in progress */
+    bool rows_busy;
+    char err[STORE_ERRMSG_MAX];
+};
+
+static void
+store_sqlite_keep_err(store_conn *c)
+{
+    snprintf(c->err, sizeof(c->err), "%s", sqlite3_errmsg(c->db));
+}
+
+/* store_sqlite_fail: SQLite's code -> ztca_err, with its message kept for store_errmsg. The
+ * foreign code kept with the note is SQLite's extended result code. */
+static ztca_rc
+store_sqlite_fail(store_conn *c, int code)
+{
+    store_sqlite_keep_err(c);
+    int ext = sqlite3_extended_errcode(c->db);
+    switch (ext) {
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+    case SQLITE_CONSTRAINT_UNIQUE:
+        return ztca_note(ZTCA_ERR_CONFLICT, __FILE__, __LINE__, "store: the key already exists",
+                         ext);
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return ztca_note(ZTCA_ERR_NOT_FOUND, __FILE__, __LINE__,
+                         "store: a referenced row does not exist", ext);
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_NOTNULL:
+        return ztca_note(ZTCA_ERR_BAD_INPUT, __FILE__, __LINE__,
+                         "store: value refused by a constraint", ext);
+    default:
+        break;
+    }
+    if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) {
+        return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__,
+                         "store: the SQLite database stayed busy past the busy timeout", ext);
+    }
+    return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__, "store: SQLite failed", ext);
+}
+
+static void
+store_sqlite_disconnect(store_conn *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < STORE_STMT_COUNT; i++) {
+        sqlite3_finalize(c->stmts[i]);
+    }
+    sqlite3_close(c->db);
+    ztca_free(c);
+}
+
+static ztca_rc
+store_sqlite_exec_script(store_conn *c, const char *sql)
+{
+    char *msg = NULL;
+    int code = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    sqlite3_free(msg);
+    if (code != SQLITE_OK) {
+        return store_sqlite_fail(c, code);
+    }
+    return ZTCA_RC_OK;
+}
+
+static int
+store_sqlite_mode_cb(void *ctx, int ncols, char **vals, char **names)
+{
+    (void)names;
+    if (ncols == 1 && vals[0] != NULL) {
+        snprintf(ctx, 16, "%s", vals[0]);
+    }
+    return 0;
+}
+
+static ztca_rc
+store_sqlite_connect(store_conn **out, const store_url_info *u, const char *url,
+                     const store_options *opts, char *errbuf, size_t errbuf_size)
+{
+    (void)url;
+    ztca_rc rc = ZTCA_RC_OK;
+    store_conn *c = ztca_calloc(1, sizeof(*c));
+    ZTCA_ENSURE(c != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    c->rows.conn = c;
+    /* Create the file 0600 ourselves: SQLite would use 0644 minus the umask, and its -wal and
+     * -shm files copy the main file's mode. */
+    int fd = open(u->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        if (errbuf != NULL && errbuf_size > 0) {
+            snprintf(errbuf, errbuf_size, "cannot open %s", u->path);
+        }
+        ztca_free(c);
+        ZTCA_BAIL(ZTCA_ERR_STORE, "store: cannot open or create the SQLite file");
+    }
+    close(fd);
+    int code = sqlite3_open_v2(
+        u->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
+        NULL);
+    if (code != SQLITE_OK) {
+        rc = c->db != NULL ? store_sqlite_fail(c, code)
+                           : ztca_note(ZTCA_ERR_NOMEM, __FILE__, __LINE__, "out of memory", 0);
+        goto out;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
+    char mode[16] = "";
+    code = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", store_sqlite_mode_cb, mode, NULL);
+    if (code != SQLITE_OK) {
+        rc = store_sqlite_fail(c, code);
+        goto out;
+    }
+    ZTCA_REQUIRE(strcmp(mode, "wal") == 0, ZTCA_ERR_STORE,
+                 "store: SQLite refused WAL mode (a network file system?)");
+    /* A 64 MiB page cache (a ceiling, not an allocation) keeps the status index of a few million
+     * certificates in memory; the default 2 MiB would read pages on most lookups. */
+    ZTCA_CHECK(store_sqlite_exec_script(c, "PRAGMA synchronous = FULL; "
+                                           "PRAGMA foreign_keys = ON; "
+                                           "PRAGMA trusted_schema = OFF; "
+                                           "PRAGMA cache_size = -65536"));
+    *out = c;
+    c = NULL;
+out:
+    if (c != NULL) {
+        if (errbuf != NULL && errbuf_size > 0 && c->err[0] != '\0') {
+            snprintf(errbuf, errbuf_size, "%s", c->err);
+        }
+        store_sqlite_disconnect(c);
+    }
+    return rc;
+}
+
+static const char *
+store_sqlite_errmsg(store_conn *c)
+{
+    return c->err;
+}
+
+static ztca_rc
+store_sqlite_begin(store_conn *c)
+{
+    return store_sqlite_exec_script(c, "BEGIN IMMEDIATE");
+}
+
+static ztca_rc
+store_sqlite_commit(store_conn *c)
+{
+    ztca_rc rc = store_sqlite_exec_script(c, "COMMIT");
+    if (!ZTCA_IS_OK(rc) && !sqlite3_get_autocommit(c->db)) {
+        char keep[STORE_ERRMSG_MAX];
+        memcpy(keep, c->err, sizeof(keep));
+        ztca_rc ignored = store_sqlite_exec_script(c, "ROLLBACK");
+        (void)ignored;
+        memcpy(c->err, keep, sizeof(keep));
+    }
+    return rc;
+}
+
+static void
+store_sqlite_rollback(store_conn *c)
+{
+    if (!sqlite3_get_autocommit(c->db)) {
+        char keep[STORE_ERRMSG_MAX];
+        memcpy(keep, c->err, sizeof(keep));
+        ztca_rc ignored = store_sqlite_exec_script(c, "ROLLBACK");
+        (void)ignored;
+        memcpy(c->err, keep, sizeof(keep));
+    }
+}
+
+static ztca_rc
+store_sqlite_bind(store_conn *c, sqlite3_stmt *st, const store_param *params, size_t num_params)
+{
+    ZTCA_ENSURE((size_t)sqlite3_bind_parameter_count(st) == num_params, ZTCA_ERR_INTERNAL,
+                "store: parameter count does not match the statement");
+    for (size_t i = 0; i < num_params; i++) {
+        char name[24];
+        snprintf(name, sizeof(name), "$%zu", i + 1);
+        int idx = sqlite3_bind_parameter_index(st, name);
+        ZTCA_ENSURE(idx > 0, ZTCA_ERR_INTERNAL, "store: statement lacks a parameter");
+        const store_param *p = &params[i];
+        int code;
+        switch (p->type) {
+        case STORE_P_INT:
+            code = sqlite3_bind_int64(st, idx, p->i);
+            break;
+        case STORE_P_TEXT:
+            code = sqlite3_bind_text64(st, idx, p->p, p->len, SQLITE_STATIC, SQLITE_UTF8);
+            break;
+        case STORE_P_BLOB:
+            /* A NULL pointer would bind SQL NULL: an empty blob is a zeroblob. */
+            code = p->len == 0 ? sqlite3_bind_zeroblob(st, idx, 0)
+                               : sqlite3_bind_blob64(st, idx, p->p, p->len, SQLITE_STATIC);
+            break;
+        default:
+            code = sqlite3_bind_null(st, idx);
+            break;
+        }
+        if (code != SQLITE_OK) {
+            return store_sqlite_fail(c, code);
+        }
+    }
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_sqlite_query(store_conn *c, store_stmt id, const store_param *params, size_t num_params,
+                   store_rows **out)
+{
+    ZTCA_ENSURE(!c->rows_busy, ZTCA_ERR_INTERNAL, "store: one statement at a time");
+    if (c->stmts[id] == NULL) {
+        int code = sqlite3_prepare_v3(c->db, store_sql(STORE_BACKEND_SQLITE, id), -1,
+                                      SQLITE_PREPARE_PERSISTENT, &c->stmts[id], NULL);
+        if (code != SQLITE_OK) {
+            return store_sqlite_fail(c, code);
+        }
+    }
+    sqlite3_stmt *st = c->stmts[id];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    ZTCA_GUARD(store_sqlite_bind(c, st, params, num_params));
+    c->rows.st = st;
+    c->rows_busy = true;
+    *out = &c->rows;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_sqlite_step(store_rows *r, bool *out_has_row)
+{
+    int code = sqlite3_step(r->st);
+    if (code == SQLITE_ROW) {
+        *out_has_row = true;
+        return ZTCA_RC_OK;
+    }
+    *out_has_row = false;
+    if (code == SQLITE_DONE) {
+        return ZTCA_RC_OK;
+    }
+    return store_sqlite_fail(r->conn, code);
+}
+
+static int64_t
+store_sqlite_changes(store_rows *r)
+{
+    return sqlite3_changes64(r->conn->db);
+}
+
+static void
+store_sqlite_done(store_rows *r)
+{
+    sqlite3_reset(r->st);
+    sqlite3_clear_bindings(r->st);
+    r->conn->rows_busy = false;
+}
+
+static bool
+store_sqlite_col_is_null(store_rows *r, int col)
+{
+    return sqlite3_column_type(r->st, col) == SQLITE_NULL;
+}
+
+static ztca_rc
+store_sqlite_col_int(store_rows *r, int col, int64_t *out)
+{
+    ZTCA_ENSURE(sqlite3_column_type(r->st, col) == SQLITE_INTEGER, ZTCA_ERR_STORE,
+                "store: stored value is not an integer");
+    *out = sqlite3_column_int64(r->st, col);
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_sqlite_col_bytes(store_rows *r, int col, const uint8_t **out, size_t *out_len)
+{
+    static const uint8_t empty[1];
+    switch (sqlite3_column_type(r->st, col)) {
+    case SQLITE_NULL:
+        *out = NULL;
+        *out_len = 0;
+        return ZTCA_RC_OK;
+    case SQLITE_TEXT:
+        *out = sqlite3_column_text(r->st, col);
+        break;
+    case SQLITE_BLOB:
+        *out = sqlite3_column_blob(r->st, col);
+        break;
+    default:
+        ZTCA_BAIL(ZTCA_ERR_STORE, "store: stored value is not text or a blob");
+    }
+    int n = sqlite3_column_bytes(r->st, col);
+    if (*out == NULL) {
+        ZTCA_ENSURE(n == 0 && sqlite3_errcode(r->conn->db) != SQLITE_NOMEM, ZTCA_ERR_NOMEM,
+                    "out of memory");
+        *out = empty;
+    }
+    *out_len = (size_t)n;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_sqlite_exec_many(store_conn *c, store_stmt id, const store_param *params, size_t num_params,
+                       size_t num_rows)
+{
+    for (size_t i = 0; i < num_rows; i++) {
+        store_rows *r = NULL;
+        ZTCA_GUARD(store_sqlite_query(c, id, params + i * num_params, num_params, &r));
+        ZTCA_ENSURE(r != NULL, ZTCA_ERR_INTERNAL, "store: no statement");
+        bool row = true;
+        ztca_rc rc = ZTCA_RC_OK;
+        while (row && ZTCA_IS_OK(rc)) {
+            rc = store_sqlite_step(r, &row);
+        }
+        store_sqlite_done(r);
+        ZTCA_GUARD(rc);
+    }
+    return ZTCA_RC_OK;
+}
+
+const store_driver store_driver_sqlite = {
+    .backend = STORE_BACKEND_SQLITE,
+    .connect = store_sqlite_connect,
+    .disconnect = store_sqlite_disconnect,
+    .errmsg = store_sqlite_errmsg,
+    .exec_script = store_sqlite_exec_script,
+    .begin = store_sqlite_begin,
+    .commit = store_sqlite_commit,
+    .rollback = store_sqlite_rollback,
+    .query = store_sqlite_query,
+    .step = store_sqlite_step,
+    .changes = store_sqlite_changes,
+    .done = store_sqlite_done,
+    .col_is_null = store_sqlite_col_is_null,
+    .col_int = store_sqlite_col_int,
+    .col_bytes = store_sqlite_col_bytes,
+    .exec_many = store_sqlite_exec_many,
+    .listen = NULL,
+    .wait = NULL,
+};
