@@ -12,6 +12,10 @@ int cli_init_main(int argc, char **argv);
 int cli_issue_main(int argc, char **argv);
 /* cli_audit_main: "audit verify"; argv[0] is "audit". */
 int cli_audit_main(int argc, char **argv);
+int cli_serve_main(int argc, char **argv);
+/* cli_admin_main: "token create", "cert list|show|revoke", "device list|show|revoke";
+ * argv[0] is the noun. */
+int cli_admin_main(int argc, char **argv);
 
 /* cli_fail prints "ztca <cmd>: <msg>: <what of the last failure>" and returns exit status 1. */
 int cli_fail(const char *cmd, const char *msg, ztca_rc rc);
@@ -38,6 +42,11 @@ ZTCA_RC cli_write_file(const char *path, mode_t mode, const void *data, size_t l
 int cli_dir_state(const char *path);
 /* cli_path: snprintf into buf; false when it does not fit. */
 bool cli_path(char *buf, size_t size, const char *dir, const char *rel);
+
+/* cli_load_issuer: the issuing CA of DIR: a signer over private/intermediate.key (refused unless
+ * 0600; `pass` when encrypted) and an issuer for ca/intermediate.pem. */
+ZTCA_RC cli_load_issuer(const char *dir, const uint8_t *pass, size_t pass_len, ca_rng *rng,
+                        ca_signer **out_signer, ca_issuer **out_issuer);
 
 /* cli_load_config: DIR/ztca.conf. */
 ZTCA_RC cli_load_config(const char *dir, ca_config *out);

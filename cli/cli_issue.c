@@ -41,45 +41,30 @@ typedef struct cli_issue_opts {
  * unique key; the certificate is then issued again with a new serial, a few times at most. */
 #define CLI_ISSUE_ATTEMPTS 4
 
-/* Loads the issuing CA from DIR: its certificate, its key (0600) and a signer for it. */
+/* Loads the issuing CA from DIR (cli_load_issuer) and the intermediate's PEM for --fullchain. */
 static ztca_rc
 cli_issue_load_ca(const char *dir, const ca_config *cfg, const char *pass_file, ca_rng *rng,
                   ca_signer **out_signer, ca_issuer **out_issuer, char **out_cert_pem)
 {
     ztca_rc rc = ZTCA_RC_OK;
     char path[4096];
-    uint8_t *key_pem = NULL, *cert_pem = NULL, *pass = NULL, *cert_der = NULL;
-    size_t key_len = 0, cert_len = 0, pass_len = 0, der_len = 0;
-    ca_key *key = NULL;
-    ca_signer *signer = NULL;
+    uint8_t *pass = NULL, *cert_pem = NULL;
+    size_t pass_len = 0, cert_len = 0;
 
     if (cfg->encrypted_keys) {
         ZTCA_REQUIRE(pass_file != NULL, ZTCA_ERR_DENIED,
                      "the CA keys are encrypted: --passphrase-file is required");
         ZTCA_CHECK(cli_read_passphrase(pass_file, &pass, &pass_len));
     }
-    ZTCA_REQUIRE(cli_path(path, sizeof(path), dir, "private/intermediate.key"), ZTCA_ERR_BAD_INPUT,
-                 "path too long");
-    ZTCA_CHECK(cli_read_key_file(path, &key_pem, &key_len));
-    ZTCA_CHECK(ca_key_parse(&key, key_pem, key_len, pass, pass_len));
-    ZTCA_CHECK(ca_signer_new(&signer, key, rng));
-    key = NULL;
     ZTCA_REQUIRE(cli_path(path, sizeof(path), dir, "ca/intermediate.pem"), ZTCA_ERR_BAD_INPUT,
                  "path too long");
     ZTCA_CHECK(cli_read_file(path, CA_CERT_MAX * 2, &cert_pem, &cert_len));
-    ZTCA_CHECK(ztca_pem_decode_one(&cert_der, &der_len, "CERTIFICATE", cert_pem, cert_len));
-    ZTCA_CHECK(ca_issuer_new(out_issuer, cert_der, der_len, signer));
-    *out_signer = signer;
-    signer = NULL;
+    ZTCA_CHECK(cli_load_issuer(dir, pass, pass_len, rng, out_signer, out_issuer));
     *out_cert_pem = (char *)cert_pem;
     cert_pem = NULL;
 out:
-    ca_key_free(key);
-    ca_signer_free(signer);
-    ztca_free_secret(key_pem, key_len + 1);
     ztca_free_secret(pass, pass_len + 1);
     ztca_free(cert_pem);
-    ztca_free(cert_der);
     return rc;
 }
 

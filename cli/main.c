@@ -13,6 +13,10 @@ cli_main_usage(FILE *f)
                "  init      create a private PKI in a directory\n"
                "  issue     issue a certificate offline from a CSR\n"
                "  audit     verify the audit log's hash chain (audit verify)\n"
+               "  serve     run the CA: HTTPS API, public HTTP routes\n"
+               "  token     create one-time enrollment tokens (admin, over the API)\n"
+               "  cert      list, show and revoke certificates (admin, over the API)\n"
+               "  device    list, show and revoke devices (admin, over the API)\n"
                "  version   print the version\n"
                "\n"
                "Run 'ztca COMMAND --help' for the options of a command.\n");
@@ -34,6 +38,12 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "audit") == 0) {
         return cli_audit_main(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "token") == 0 || strcmp(cmd, "cert") == 0 || strcmp(cmd, "device") == 0) {
+        return cli_admin_main(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        return cli_serve_main(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("ztca " ZTCA_VERSION "\n");

@@ -1,30 +1,42 @@
 #!/usr/bin/env bash
 # The run command (README): installs what ztca needs, builds it, creates a CA in ./ztca-data
-# (or $ZTCA_DIR) if there is none, and shows it working on localhost.
+# (or $ZTCA_DIR) if there is none, and runs `ztca serve` on localhost with the embedded SQLite
+# store, in the foreground (Ctrl-C stops it). Ports: $ZTCA_HTTPS_PORT (8443), $ZTCA_HTTP_PORT (8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-dir=${ZTCA_DIR:-$(pwd)/ztca-data}
+top=$(pwd)
+dir=${ZTCA_DIR:-$top/ztca-data}
 td=${ZTCA_TRUST_DOMAIN:-ztca.test}
+https_port=${ZTCA_HTTPS_PORT:-8443}
+http_port=${ZTCA_HTTP_PORT:-8080}
 
 bash scripts/deps.sh build
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build build -j "$(nproc)" >/dev/null
-ztca=$(pwd)/build/ztca
+ztca=$top/build/ztca
 
 if [ ! -f "$dir/ztca.conf" ]; then
-    "$ztca" init --dir "$dir" --trust-domain "$td"
+    "$ztca" init --dir "$dir" --trust-domain "$td" \
+        --public-url "http://127.0.0.1:$http_port" --api-url "https://127.0.0.1:$https_port"
 fi
 
-# The HTTP API and OCSP responder (`ztca serve`) come with their issues; until then, a
-# certificate issued offline shows the CA working end to end.
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-openssl ecparam -name prime256v1 -genkey -noout -out "$tmp/demo.key"
-openssl req -new -key "$tmp/demo.key" -subj /CN=demo -out "$tmp/demo.csr"
-"$ztca" issue --dir "$dir" --csr "$tmp/demo.csr" --profile agent --user demo --out "$tmp/demo.pem"
-openssl verify -x509_strict -purpose sslclient -CAfile "$dir/ca/root.pem" \
-    -untrusted "$dir/ca/intermediate.pem" "$tmp/demo.pem"
-openssl x509 -in "$tmp/demo.pem" -noout -subject -ext subjectAltName -enddate
-echo
-echo "CA ready in $dir. Issue more with:"
-echo "  $ztca issue --dir $dir --csr FILE --profile device|agent|workload|admin ..."
+cat <<EOT
+
+ztca serves on https://127.0.0.1:$https_port (API) and http://127.0.0.1:$http_port (public).
+In another terminal:
+
+  curl http://127.0.0.1:$http_port/healthz
+  # a one-time token for user alice (the admin CLI uses $dir/admin over mTLS):
+  TOKEN=\$($ztca token create --dir $dir --user alice)
+  # a key and a CSR, then a certificate for it:
+  openssl ecparam -name prime256v1 -genkey -noout -out alice.key
+  openssl req -new -key alice.key -subj /CN=alice -out alice.csr
+  curl -sS --cacert $dir/ca/root.pem -H "Authorization: Bearer \$TOKEN" \\
+       -H 'Content-Type: application/json' \\
+       --data "{\"csr\": \"\$(awk '{printf "%s\\\\n", \$0}' alice.csr)\"}" \\
+       https://127.0.0.1:$https_port/v1/certs
+  $ztca cert list --dir $dir
+
+EOT
+exec "$ztca" serve --dir "$dir" --listen-https "127.0.0.1:$https_port" \
+    --listen-http "127.0.0.1:$http_port"

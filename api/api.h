@@ -1,0 +1,49 @@
+/* api.h: ztca's HTTP(S) server: libmicrohttpd listeners, routing, authentication of callers,
+ * RFC 9457 problem answers, metrics and the handlers of DESIGN.md section 5. The only module that
+ * speaks HTTP. The caller (cli/cli_serve.c) loads files and keys and hands them over. */
+#ifndef ZTCA_API_API_H
+#define ZTCA_API_API_H
+
+#include "ca/ca.h"
+#include "core/core.h"
+
+struct store;
+
+/* api_app: what the handlers work with. Everything is borrowed and must outlive the server. */
+typedef struct api_app {
+    const ca_config *cfg;
+    ca_rng *rng;
+    ca_issuer *issuer;     /* the issuing intermediate */
+    struct store *store;   /* thread safe */
+    const char *root_pem;  /* DIR/ca/root.pem */
+    const char *chain_pem; /* DIR/ca/chain.pem: intermediate then root */
+    /* The HTTPS listener: its certificate chain and unencrypted key (PEM, in memory only), and
+     * the CA certificates client certificates must chain to (the chain above). */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
+    const char *tls_trust_pem;
+} api_app;
+
+typedef struct api_listen {
+    const char *https;         /* "ADDR:PORT" ("127.0.0.1:8443", "[::1]:8443"), NULL: no HTTPS */
+    const char *http;          /* plain HTTP for the public routes, NULL: none */
+    unsigned threads;          /* per listener; 0: the number of CPUs */
+    unsigned connection_limit; /* per listener; 0: 1024 */
+    unsigned timeout_s;        /* idle connection timeout; 0: 30 */
+} api_listen;
+
+typedef struct api_server api_server;
+
+/* api_server_start: binds and starts both listeners. BAD_INPUT for an unusable address, IO when
+ * binding fails (port taken), CRYPTO for a TLS setup failure. */
+ZTCA_RC api_server_start(api_server **out, const api_app *app, const api_listen *listen);
+/* api_server_stop: stops accepting, waits up to `grace_s` seconds for requests in flight to
+ * finish, then closes everything and frees the server. */
+void api_server_stop(api_server *s, unsigned grace_s);
+/* api_server_set_config: swaps the configuration the handlers see (SIGHUP); `cfg` is borrowed
+ * and must outlive the server (the old one too, as requests may still hold it). */
+void api_server_set_config(api_server *s, const ca_config *cfg);
+/* api_server_port: the bound port of a listener (0 if not running); for tests that bind port 0. */
+unsigned api_server_port(const api_server *s, bool https);
+
+#endif /* ZTCA_API_API_H */

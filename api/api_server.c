@@ -1,0 +1,436 @@
+/* api_server.c: two libmicrohttpd listeners (HTTPS with optional client certificates, plain HTTP
+ * for the public routes), the request state machine and the per-request log line.
+ *
+ * libmicrohttpd 0.9.75 facts this follows (../shared/notes/MHD.md): an answer queued in the first
+ * access-handler call gets "Connection: close", so requests are answered on a later call; epoll
+ * with a thread pool is the fast mode; MHD never requires a client certificate, routes check. */
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/internal.h"
+
+typedef struct api_listener {
+    api_server *srv;
+    bool https;
+    struct MHD_Daemon *d;
+} api_listener;
+
+struct api_server {
+    const api_app *app;
+    _Atomic(const ca_config *) cfg;
+    api_listener https;
+    api_listener http;
+    atomic_long in_flight;
+    atomic_ulong next_id;
+    uint32_t id_prefix;
+};
+
+int64_t
+api_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const ca_config *
+api_server_config(api_server *s)
+{
+    return atomic_load(&s->cfg);
+}
+
+void
+api_server_set_config(api_server *s, const ca_config *cfg)
+{
+    atomic_store(&s->cfg, cfg);
+}
+
+/* Paths are decoded by the router, segment by segment, strictly: the default unescaper would
+ * turn "%00" into a NUL that silently truncates the path and "%2F" into a separator. */
+static size_t
+api_unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    return strlen(s);
+}
+
+static void api_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+api_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[512];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap); /* NOLINT(clang-analyzer-valist.Uninitialized) */
+    msg[strcspn(msg, "\n")] = '\0';
+    ztca_log(ZTCA_LOG_DEBUG, "event=mhd msg=\"%s\"", msg);
+}
+
+static api_req *
+api_req_new(api_listener *l, struct MHD_Connection *conn, const char *method, const char *url)
+{
+    api_server *s = l->srv;
+    api_req *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return NULL;
+    }
+    r->srv = s;
+    r->app = s->app;
+    r->cfg = api_server_config(s);
+    r->conn = conn;
+    r->https = l->https;
+    r->start_ns = api_now_ns();
+    r->route_index = -1;
+    snprintf(r->id, sizeof(r->id), "%08x%08lx", s->id_prefix,
+             (unsigned long)(atomic_fetch_add(&s->next_id, 1) & 0xffffffffUL));
+    snprintf(r->method, sizeof(r->method), "%s", method);
+    api_route_match(r, method, url);
+    atomic_fetch_add(&s->in_flight, 1);
+    return r;
+}
+
+static void
+api_req_free(api_req *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    if (r->reply != NULL) {
+        MHD_destroy_response(r->reply);
+    }
+    ztca_free_secret(r->body, r->body_cap); /* may hold a token or a key */
+    free(r);
+}
+
+/* One JSON line per request on stderr: never a secret, never a body. */
+static void
+api_log_request(api_req *r, enum MHD_RequestTerminationCode toe)
+{
+    double ms = (double)(api_now_ns() - r->start_ns) / 1e6;
+    const char *route = r->route != NULL ? r->route->pattern : "-";
+    char addr[64] = "-";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                               : sizeof(struct sockaddr_in);
+        if (getnameinfo(ci->client_addr, len, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0) {
+            snprintf(addr, sizeof(addr), "-");
+        }
+    }
+    json_t *line =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s, s:b}", "event", "request", "request_id",
+                  r->id, "method", r->method, "route", route, "listener",
+                  r->https ? "https" : "http", "status", (json_int_t)r->status, "latency_ms", ms,
+                  "remote", addr, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    if (line == NULL) {
+        return;
+    }
+    if (r->peer.verified) {
+        json_object_set_new(line, "peer", json_string(r->peer.uri));
+    }
+    char *text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(line);
+    if (text != NULL) {
+        fprintf(stderr, "%s\n", text);
+        free(text);
+    }
+}
+
+static void
+api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+              enum MHD_RequestTerminationCode toe)
+{
+    api_listener *l = cls;
+    api_req *r = *con_cls;
+    (void)conn;
+    if (r == NULL) {
+        return;
+    }
+    api_metrics_request(r->route_index, r->status, api_now_ns() - r->start_ns);
+    api_log_request(r, toe);
+    api_req_free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&l->srv->in_flight, 1);
+}
+
+static enum MHD_Result
+api_queue(api_req *r)
+{
+    if (r->reply == NULL) {
+        api_reply_problem(r, 500, "internal", "Internal error", "no answer was produced");
+    }
+    if (r->reply == NULL) {
+        return MHD_NO; /* out of memory: drop the connection */
+    }
+    enum MHD_Result ok = MHD_queue_response(r->conn, r->status, r->reply);
+    MHD_destroy_response(r->reply);
+    r->reply = NULL;
+    return ok;
+}
+
+static enum MHD_Result
+api_dispatch(api_req *r)
+{
+    if (r->path_bad) {
+        api_reply_problem(r, 400, "bad-path", "Malformed path",
+                          "the path has a malformed escape, a control character, an empty, '.' "
+                          "or '..' segment, or is too long");
+        return api_queue(r);
+    }
+    if (r->route == NULL) {
+        if (r->miss_status == 405) {
+            api_reply_problem(r, 405, "method-not-allowed", "Method not allowed", NULL);
+        } else {
+            api_reply_problem(r, 404, "not-found", "Not found", "no such route");
+        }
+        return api_queue(r);
+    }
+    if (r->body_too_large) {
+        api_reply_problem(r, 413, "payload-too-large", "Payload too large",
+                          "the request body exceeds this route's limit");
+        return api_queue(r);
+    }
+    if (!r->https && !r->route->public_http) {
+        /* Tokens and admin calls never travel in clear text. */
+        api_reply_problem(r, 403, "https-required", "HTTPS required",
+                          "this route is served on the HTTPS listener only");
+        return api_queue(r);
+    }
+    ztca_rc rc = ZTCA_RC_OK;
+    switch (r->route->auth) {
+    case API_AUTH_ADMIN:
+        rc = api_peer_require(r, "admin");
+        break;
+    case API_AUTH_CLIENT:
+        rc = api_peer_require(r, NULL);
+        break;
+    case API_AUTH_NONE:
+    case API_AUTH_BEARER:
+        break;
+    }
+    if (ZTCA_IS_OK(rc)) {
+        ztca_clear_error();
+        rc = r->route->handler(r);
+        if (!ZTCA_IS_OK(rc) && r->reply == NULL) {
+            api_reply_error(r, rc);
+        }
+    }
+    return api_queue(r);
+}
+
+static enum MHD_Result
+api_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+           const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    api_listener *l = cls;
+    api_req *r = *con_cls;
+    (void)version;
+    if (r == NULL) {
+        r = api_req_new(l, conn, method, url);
+        if (r == NULL) {
+            return MHD_NO;
+        }
+        *con_cls = r;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        size_t max = r->route != NULL ? r->route->max_body : 0;
+        if (cl != NULL && strtoull(cl, NULL, 10) > max) {
+            /* Refused before a byte of the body is read. libmicrohttpd accepts an answer only
+             * now or after the whole body (not in between), and closes the connection after
+             * this one, which is what an oversized upload deserves. */
+            r->body_too_large = true;
+            return api_dispatch(r);
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        size_t max = r->route != NULL ? r->route->max_body : 0;
+        *upload_data_size = 0;
+        if (r->body_too_large || n > max || r->body_len > max - n) {
+            /* A chunked body that grew too large: discard the rest, answer 413 at its end. */
+            r->body_too_large = true;
+            return MHD_YES;
+        }
+        if (r->body_len + n > r->body_cap) {
+            size_t cap = r->body_cap == 0 ? 1024 : r->body_cap;
+            while (cap < r->body_len + n) {
+                cap *= 2;
+            }
+            cap = cap > max ? max : cap;
+            uint8_t *grown = ztca_malloc(cap);
+            if (grown == NULL) {
+                return MHD_NO;
+            }
+            if (r->body != NULL) {
+                memcpy(grown, r->body, r->body_len);
+                ztca_free_secret(r->body, r->body_cap);
+            }
+            r->body = grown;
+            r->body_cap = cap;
+        }
+        memcpy(r->body + r->body_len, upload_data, n);
+        r->body_len += n;
+        return MHD_YES;
+    }
+    if (r->status != 0) {
+        return MHD_YES; /* already answered (413 before the body) */
+    }
+    return api_dispatch(r);
+}
+
+/* "ADDR:PORT", "[V6]:PORT" -> a socket address. */
+static ztca_rc
+api_parse_listen(const char *spec, struct sockaddr_storage *out, socklen_t *out_len, bool *out_v6)
+{
+    char host[256];
+    const char *port;
+    if (spec[0] == '[') {
+        const char *end = strchr(spec, ']');
+        ZTCA_ENSURE(end != NULL && end[1] == ':', ZTCA_ERR_BAD_INPUT,
+                    "listen address must be ADDR:PORT or [V6ADDR]:PORT");
+        ZTCA_ENSURE((size_t)(end - spec - 1) < sizeof(host), ZTCA_ERR_BAD_INPUT,
+                    "listen address too long");
+        memcpy(host, spec + 1, (size_t)(end - spec - 1));
+        host[end - spec - 1] = '\0';
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(spec, ':');
+        ZTCA_ENSURE(colon != NULL && (size_t)(colon - spec) < sizeof(host), ZTCA_ERR_BAD_INPUT,
+                    "listen address must be ADDR:PORT or [V6ADDR]:PORT");
+        memcpy(host, spec, (size_t)(colon - spec));
+        host[colon - spec] = '\0';
+        port = colon + 1;
+    }
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+    ZTCA_ENSURE(getaddrinfo(host, port, &hints, &res) == 0 && res != NULL, ZTCA_ERR_BAD_INPUT,
+                "listen address: unknown host or bad port");
+    memcpy(out, res->ai_addr, res->ai_addrlen);
+    *out_len = res->ai_addrlen;
+    *out_v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, const char *spec)
+{
+    struct sockaddr_storage sa;
+    socklen_t sa_len = 0;
+    bool v6 = false;
+    unsigned threads = cfg->threads;
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 && n < 64 ? (unsigned)n : 2;
+    }
+    ZTCA_GUARD(api_parse_listen(spec, &sa, &sa_len, &v6));
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC;
+    if (v6) {
+        flags |= MHD_USE_IPv6;
+    }
+    if (l->https) {
+        flags |= MHD_USE_TLS;
+    }
+    /* Options common to both listeners, then the TLS ones (NULL ends the list early for HTTP). */
+    l->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, api_access, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
+        cfg->connection_limit != 0 ? cfg->connection_limit : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
+        cfg->timeout_s != 0 ? cfg->timeout_s : 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, api_completed, l,
+        MHD_OPTION_UNESCAPE_CALLBACK, api_unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER,
+        api_mhd_log, NULL, l->https ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, app->tls_key_pem,
+        MHD_OPTION_HTTPS_MEM_CERT, app->tls_cert_pem, MHD_OPTION_HTTPS_MEM_TRUST,
+        app->tls_trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+    ZTCA_ENSURE(l->d != NULL, ZTCA_ERR_IO,
+                "cannot start the listener (address in use, or bad TLS certificate or key)");
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+api_server_start(api_server **out, const api_app *app, const api_listen *listen)
+{
+    api_server *s = calloc(1, sizeof(*s));
+    uint8_t prefix[4];
+    ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "server: out of memory");
+    ZTCA_ENSURE(listen->https != NULL || listen->http != NULL, ZTCA_ERR_BAD_INPUT,
+                "server: no listener configured");
+    s->app = app;
+    atomic_store(&s->cfg, app->cfg);
+    s->https.srv = s;
+    s->https.https = true;
+    s->http.srv = s;
+    if (ZTCA_IS_OK(ca_rng_bytes(app->rng, prefix, sizeof(prefix)))) {
+        s->id_prefix = (uint32_t)prefix[0] << 24 | (uint32_t)prefix[1] << 16
+                       | (uint32_t)prefix[2] << 8 | prefix[3];
+    }
+    ztca_rc rc = ZTCA_RC_OK;
+    if (listen->https != NULL) {
+        rc = api_listener_start(&s->https, app, listen, listen->https);
+    }
+    if (ZTCA_IS_OK(rc) && listen->http != NULL) {
+        rc = api_listener_start(&s->http, app, listen, listen->http);
+    }
+    if (!ZTCA_IS_OK(rc)) {
+        api_server_stop(s, 0);
+        return rc;
+    }
+    *out = s;
+    return ZTCA_RC_OK;
+}
+
+unsigned
+api_server_port(const api_server *s, bool https)
+{
+    const api_listener *l = https ? &s->https : &s->http;
+    if (l->d == NULL) {
+        return 0;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(l->d, MHD_DAEMON_INFO_BIND_PORT);
+    return info != NULL ? info->port : 0;
+}
+
+void
+api_server_stop(api_server *s, unsigned grace_s)
+{
+    if (s == NULL) {
+        return;
+    }
+    /* Stop accepting first, let requests in flight finish, then close what is left. */
+    if (s->https.d != NULL) {
+        MHD_socket fd = MHD_quiesce_daemon(s->https.d);
+        if (fd != MHD_INVALID_SOCKET) {
+            close(fd);
+        }
+    }
+    if (s->http.d != NULL) {
+        MHD_socket fd = MHD_quiesce_daemon(s->http.d);
+        if (fd != MHD_INVALID_SOCKET) {
+            close(fd);
+        }
+    }
+    for (unsigned i = 0; i < grace_s * 20 && atomic_load(&s->in_flight) > 0; i++) {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    if (s->https.d != NULL) {
+        MHD_stop_daemon(s->https.d);
+    }
+    if (s->http.d != NULL) {
+        MHD_stop_daemon(s->http.d);
+    }
+    free(s);
+}

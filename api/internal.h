@@ -1,0 +1,188 @@
+/* internal.h: declarations shared by the files of api/ only. */
+#ifndef ZTCA_API_INTERNAL_H
+#define ZTCA_API_INTERNAL_H
+
+#include <stdatomic.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api/api.h"
+#include "store/store.h"
+
+#define API_PATH_MAX   2048 /* longest request path (without the query) */
+#define API_MAX_PARAMS 4
+#define API_PARAM_MAX  256                 /* longest decoded path segment */
+#define API_PROBLEM    "urn:ztca:problem:" /* prefix of every problem type (RFC 9457 3.1.1) */
+
+typedef enum api_auth {
+    API_AUTH_NONE,   /* public */
+    API_AUTH_ADMIN,  /* an unrevoked admin certificate of this CA */
+    API_AUTH_CLIENT, /* any unrevoked client certificate of this CA (the handler checks whose) */
+    API_AUTH_BEARER, /* Authorization: Bearer; the handler checks it */
+} api_auth;
+
+typedef struct api_req api_req;
+
+/* A handler answers through the api_reply_* functions; returning an error without an answer
+ * makes the dispatcher answer from the error code (api_reply_error). */
+typedef ztca_rc (*api_handler)(api_req *r);
+
+typedef struct api_route {
+    const char *method;
+    const char *pattern; /* "/v1/certs/{}/revoke": each {} takes one path segment */
+    api_handler handler;
+    api_auth auth;
+    size_t max_body;  /* 0: no body */
+    bool public_http; /* also on the plain HTTP listener (HTTPS only otherwise) */
+} api_route;
+
+/* api_peer: the caller's client certificate, when it chains to our CA with clientAuth. */
+typedef struct api_peer {
+    bool verified; /* chain checked by GnuTLS; revocation checked separately */
+    char uri[CA_URL_MAX];
+    char kind[16]; /* "admin", "agent", "device", "workload" (the URI SAN's first segment) */
+    char device_id[STORE_NAME_MAX + 1];
+    char user[STORE_NAME_MAX + 1];
+    char serial[STORE_SERIAL_MAX + 1];
+} api_peer;
+
+struct api_req {
+    api_server *srv;
+    const api_app *app;
+    const ca_config *cfg; /* the configuration when the request started */
+    struct MHD_Connection *conn;
+    bool https;
+    const api_route *route; /* NULL when nothing matched: see miss_status */
+    unsigned miss_status;   /* 404 or 405 */
+    int route_index;        /* for metrics; -1 when nothing matched */
+    char method[16];
+    char path[API_PATH_MAX];
+    char params[API_MAX_PARAMS][API_PARAM_MAX];
+    size_t num_params;
+    uint8_t *body; /* owned; at most route->max_body bytes */
+    size_t body_len;
+    size_t body_cap;
+    bool body_too_large;
+    bool path_bad;
+    char id[17]; /* request id: 16 hex digits */
+    int64_t start_ns;
+    unsigned status;            /* what was queued */
+    struct MHD_Response *reply; /* built by a handler, queued by the dispatcher */
+    api_peer peer;
+    bool peer_checked;
+};
+
+/* ---- server internals (api_server.c) ------------------------------------------------------- */
+
+const ca_config *api_server_config(api_server *s);
+
+/* ---- routing (api_route.c) ----------------------------------------------------------------- */
+
+extern const api_route api_routes[];
+extern const size_t api_num_routes;
+/* api_route_match: finds the route of `method` and raw `path` and fills r->params (percent-
+ * decoded, strictly). Sets r->route or r->miss_status (404, or 405 when the path exists with
+ * another method); r->path_bad for a malformed path (400). */
+void api_route_match(api_req *r, const char *method, const char *path);
+/* api_percent_decode: %XX escapes only; refuses bad escapes, NUL and control characters. */
+ZTCA_RC api_percent_decode(char *out, size_t out_size, const char *in, size_t in_len);
+/* api_query: the decoded value of query argument `name`, or NULL when absent; BAD_INPUT when it
+ * does not decode. */
+ZTCA_RC api_query(api_req *r, const char *name, char *out, size_t out_size, bool *out_present);
+
+/* ---- replies (api_reply.c) ----------------------------------------------------------------- */
+
+/* Each replaces a reply built earlier by the same request. They cannot fail from the caller's
+ * point of view: without memory the dispatcher answers 500 from a static response. */
+void api_reply_bytes(api_req *r, unsigned status, const char *content_type, const void *data,
+                     size_t len);
+/* api_reply_json: takes the reference to `obj` in all cases. */
+void api_reply_json(api_req *r, unsigned status, json_t *obj);
+/* api_reply_problem: RFC 9457 application/problem+json with type API_PROBLEM + `type`. */
+void api_reply_problem(api_req *r, unsigned status, const char *type, const char *title,
+                       const char *detail);
+/* api_reply_error: the answer for a failure code (4xx with ztca_last_what as detail, 5xx with
+ * a generic detail; the real cause goes to the log). */
+void api_reply_error(api_req *r, ztca_rc rc);
+void api_reply_header(api_req *r, const char *name, const char *value);
+
+/* api_require_json: Content-Type must be application/json; answers 415 and returns BAD_INPUT
+ * otherwise. */
+ZTCA_RC api_require_json(api_req *r);
+/* api_reply_decode_error: 400 with the problem type an api_decode_* function chose. */
+void api_reply_decode_error(api_req *r, const char *type);
+
+/* ---- request bodies (api_decode.c): pure, fuzzed ------------------------------------------- */
+
+#define API_TOKEN_TTL_DEFAULT 3600
+#define API_TOKEN_TTL_MAX     (7 * 86400)
+
+typedef struct api_token_req {  /* POST /v1/tokens */
+    char user[CA_NAME_MAX + 1]; /* "" for a device-only token */
+    char profile[16];           /* "agent" (default) or "device" */
+    int64_t ttl;                /* seconds, defaulted */
+} api_token_req;
+
+typedef struct api_cert_req { /* POST /v1/certs */
+    char *csr;                /* owned, NUL-terminated PEM */
+    size_t csr_len;
+    char profile[16]; /* "" when absent */
+    int64_t ttl;      /* 0 when absent */
+} api_cert_req;
+
+ZTCA_RC api_decode_token(const uint8_t *body, size_t len, api_token_req *out,
+                         const char **out_type);
+ZTCA_RC api_decode_cert(const uint8_t *body, size_t len, api_cert_req *out, const char **out_type);
+void api_cert_req_free(api_cert_req *req);
+/* api_decode_revoke: {"reason": name}, optional; `device` refuses certificateHold and defaults
+ * to keyCompromise (certificates default to unspecified). */
+ZTCA_RC api_decode_revoke(const uint8_t *body, size_t len, bool device, int *out,
+                          const char **out_type);
+
+/* ---- callers (api_peer.c) ------------------------------------------------------------------ */
+
+/* api_peer_get: verifies the TLS client certificate of the connection (GnuTLS chain check with
+ * clientAuth) and reads its identity; r->peer.verified false when there is none or it is not
+ * ours. Cheap to call twice (cached on the request). */
+void api_peer_get(api_req *r);
+/* api_peer_require: 401 when there is no verified, unrevoked certificate, 403 when `kind` is
+ * given and the certificate is another kind. Answers itself and returns DENIED on refusal. */
+ZTCA_RC api_peer_require(api_req *r, const char *kind);
+
+/* ---- metrics (api_metrics.c) --------------------------------------------------------------- */
+
+void api_metrics_request(int route_index, unsigned status, int64_t latency_ns);
+void api_metrics_issued(const char *profile);
+/* api_metrics_render: Prometheus text exposition format 0.0.4, malloc'd. */
+ZTCA_RC api_metrics_render(char **out, size_t *out_len);
+
+/* ---- handlers ------------------------------------------------------------------------------ */
+
+ztca_rc api_h_healthz(api_req *r);
+ztca_rc api_h_metrics(api_req *r);
+ztca_rc api_h_root_pem(api_req *r);
+ztca_rc api_h_chain_pem(api_req *r);
+ztca_rc api_h_tokens_create(api_req *r);
+ztca_rc api_h_certs_create(api_req *r);
+ztca_rc api_h_certs_list(api_req *r);
+ztca_rc api_h_certs_get(api_req *r);
+ztca_rc api_h_certs_revoke(api_req *r);
+ztca_rc api_h_devices_list(api_req *r);
+ztca_rc api_h_devices_get(api_req *r);
+ztca_rc api_h_devices_revoke(api_req *r);
+ztca_rc api_h_audit_list(api_req *r);
+
+/* ---- shared helpers (api_util.c) ----------------------------------------------------------- */
+
+/* api_reason_parse: an RFC 5280 CRLReason name ("keyCompromise", ...) to its value. */
+ZTCA_RC api_reason_parse(const char *name, int *out);
+const char *api_reason_name(int reason);
+const char *api_cert_status_name(store_cert_status st);
+/* api_time_json: RFC 3339 string, or JSON null for 0. */
+json_t *api_time_json(ztca_time t);
+/* api_actor: "admin:USER" for an admin caller, "token:USER" etc., for audit entries. */
+void api_actor(api_req *r, char *out, size_t out_size);
+int64_t api_now_ns(void);
+
+#endif /* ZTCA_API_INTERNAL_H */

@@ -1,0 +1,288 @@
+/* cli_serve.c: `ztca serve`: loads DIR (never the root key), opens the store and runs the API
+ * server until SIGTERM/SIGINT; SIGHUP reloads ztca.conf. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "store/store.h"
+
+#define CLI_SERVE_MAX_RELOADS 64 /* configurations kept alive for requests still using them */
+
+static void
+cli_serve_usage(FILE *f)
+{
+    fprintf(
+        f, "usage: ztca serve [--dir DIR] [--listen-https ADDR:PORT] [--listen-http ADDR:PORT]\n"
+           "                  [--store URL] [--passphrase-file F] [--threads N]\n"
+           "\n"
+           "Runs the CA: the HTTPS API (client certificates for admin and device routes) on\n"
+           "--listen-https (default 127.0.0.1:8443) and the public routes (health, metrics, CA\n"
+           "certificates, OCSP, CRL) on plain HTTP --listen-http (default 127.0.0.1:8080); 'none'\n"
+           "disables a listener. --store overrides the store URL of ztca.conf (sqlite:PATH or\n"
+           "postgresql://...). SIGTERM/SIGINT stop gracefully, SIGHUP reloads ztca.conf.\n"
+           "The root key is never loaded.\n");
+}
+
+typedef struct cli_serve_state {
+    ca_config *configs[CLI_SERVE_MAX_RELOADS + 1];
+    size_t num_configs;
+    ca_rng *rng;
+    ca_signer *signer;
+    ca_issuer *issuer;
+    store *st;
+    char *root_pem, *chain_pem, *tls_cert_pem, *tls_key_pem;
+    size_t tls_key_len;
+} cli_serve_state;
+
+static void
+cli_serve_state_free(cli_serve_state *s)
+{
+    for (size_t i = 0; i < s->num_configs; i++) {
+        free(s->configs[i]);
+    }
+    ca_issuer_free(s->issuer);
+    ca_signer_free(s->signer);
+    ca_rng_free(s->rng);
+    store_close(s->st);
+    ztca_free(s->root_pem);
+    ztca_free(s->chain_pem);
+    ztca_free(s->tls_cert_pem);
+    ztca_free_secret(s->tls_key_pem, s->tls_key_len);
+}
+
+static ztca_rc
+cli_serve_read_text(const char *dir, const char *rel, char **out)
+{
+    char path[4096];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ZTCA_ENSURE(cli_path(path, sizeof(path), dir, rel), ZTCA_ERR_BAD_INPUT, "path too long");
+    ZTCA_GUARD(cli_read_file(path, CA_CERT_MAX * 4, &buf, &len));
+    *out = (char *)buf; /* NUL-terminated by cli_read_file */
+    return ZTCA_RC_OK;
+}
+
+/* The TLS key goes to libmicrohttpd as PEM in memory, decrypted here so that GnuTLS never needs
+ * the passphrase. */
+static ztca_rc
+cli_serve_tls_key(const char *dir, const uint8_t *pass, size_t pass_len, ca_rng *rng, char **out,
+                  size_t *out_len)
+{
+    char path[4096];
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    ca_key *key = NULL;
+    ZTCA_ENSURE(cli_path(path, sizeof(path), dir, "private/server.key"), ZTCA_ERR_BAD_INPUT,
+                "path too long");
+    ZTCA_GUARD(cli_read_key_file(path, &pem, &len));
+    ztca_rc rc = ca_key_parse(&key, pem, len, pass, pass_len);
+    ztca_free_secret(pem, len + 1);
+    if (ZTCA_IS_OK(rc)) {
+        rc = ca_key_write_pem(out, out_len, key, rng, NULL, 0);
+    }
+    ca_key_free(key);
+    return rc;
+}
+
+static int
+cli_serve_run(const char *dir, const char *https, const char *http, const char *store_flag,
+              const char *pass_file, unsigned threads)
+{
+    cli_serve_state s;
+    memset(&s, 0, sizeof(s));
+    int status = 1;
+    ztca_rc rc;
+    uint8_t *pass = NULL;
+    size_t pass_len = 0;
+    api_server *srv = NULL;
+    char url[STORE_URL_MAX], shown[STORE_URL_MAX];
+    sigset_t sigs;
+
+    ca_config *cfg = calloc(1, sizeof(*cfg));
+    if (cfg == NULL) {
+        fprintf(stderr, "ztca serve: out of memory\n");
+        return 1;
+    }
+    s.configs[s.num_configs++] = cfg;
+    rc = cli_load_config(dir, cfg);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "cannot load the configuration", rc);
+        goto out;
+    }
+    if (cfg->encrypted_keys) {
+        if (pass_file == NULL) {
+            fprintf(stderr, "ztca serve: the keys are encrypted: --passphrase-file is required\n");
+            goto out;
+        }
+        rc = cli_read_passphrase(pass_file, &pass, &pass_len);
+        if (!ZTCA_IS_OK(rc)) {
+            status = cli_fail("serve", "cannot read --passphrase-file", rc);
+            goto out;
+        }
+    }
+    rc = ca_rng_new(&s.rng);
+    if (ZTCA_IS_OK(rc)) {
+        rc = cli_load_issuer(dir, pass, pass_len, s.rng, &s.signer, &s.issuer);
+    }
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "cannot load the issuing CA", rc);
+        goto out;
+    }
+    rc = cli_serve_read_text(dir, "ca/root.pem", &s.root_pem);
+    if (ZTCA_IS_OK(rc)) {
+        rc = cli_serve_read_text(dir, "ca/chain.pem", &s.chain_pem);
+    }
+    if (ZTCA_IS_OK(rc)) {
+        rc = cli_serve_read_text(dir, "ca/server.pem", &s.tls_cert_pem);
+    }
+    if (ZTCA_IS_OK(rc)) {
+        rc = cli_serve_tls_key(dir, pass, pass_len, s.rng, &s.tls_key_pem, &s.tls_key_len);
+    }
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "cannot load the certificates or the server key", rc);
+        goto out;
+    }
+    rc = store_url_resolve(url, sizeof(url), store_flag != NULL ? store_flag : cfg->store, dir);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "bad store URL", rc);
+        goto out;
+    }
+    store_url_redact(shown, sizeof(shown), url);
+    rc = store_open(&s.st, url);
+    if (!ZTCA_IS_OK(rc)) {
+        fprintf(stderr, "ztca serve: cannot open the store %s\n", shown);
+        status = cli_fail("serve", "cannot open the store", rc);
+        goto out;
+    }
+
+    /* Every thread the server starts inherits this mask: signals reach only sigwait below. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+    api_app app = { .cfg = cfg,
+                    .rng = s.rng,
+                    .issuer = s.issuer,
+                    .store = s.st,
+                    .root_pem = s.root_pem,
+                    .chain_pem = s.chain_pem,
+                    .tls_cert_pem = s.tls_cert_pem,
+                    .tls_key_pem = s.tls_key_pem,
+                    .tls_trust_pem = s.chain_pem };
+    api_listen listen = { .https = https, .http = http, .threads = threads };
+    rc = api_server_start(&srv, &app, &listen);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "cannot start the server", rc);
+        goto out;
+    }
+    ztca_log(ZTCA_LOG_INFO, "event=serving https=%s http=%s store=%s trust_domain=%s",
+             https != NULL ? https : "none", http != NULL ? http : "none", shown,
+             cfg->trust_domain);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0) {
+            continue;
+        }
+        if (sig == SIGPIPE) {
+            continue;
+        }
+        if (sig == SIGHUP) {
+            ca_config *next = calloc(1, sizeof(*next));
+            if (next == NULL || s.num_configs > CLI_SERVE_MAX_RELOADS) {
+                free(next);
+                ztca_log(ZTCA_LOG_ERROR, "event=reload_failed reason=\"too many reloads\"");
+                continue;
+            }
+            rc = cli_load_config(dir, next);
+            if (!ZTCA_IS_OK(rc)) {
+                /* A broken file must not take a running CA down: keep the old configuration. */
+                ztca_log(ZTCA_LOG_ERROR, "event=reload_failed what=\"%s\"", ztca_last_what());
+                free(next);
+                continue;
+            }
+            s.configs[s.num_configs++] = next;
+            api_server_set_config(srv, next);
+            ztca_log(ZTCA_LOG_INFO, "event=reloaded");
+            continue;
+        }
+        ztca_log(ZTCA_LOG_INFO, "event=stopping signal=%d", sig);
+        break;
+    }
+    api_server_stop(srv, 10);
+    srv = NULL;
+    ztca_log(ZTCA_LOG_INFO, "event=stopped");
+    status = 0;
+out:
+    api_server_stop(srv, 0);
+    ztca_free_secret(pass, pass_len + 1);
+    cli_serve_state_free(&s);
+    return status;
+}
+
+int
+cli_serve_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "dir", required_argument, NULL, 'd' },
+        { "listen-https", required_argument, NULL, 's' },
+        { "listen-http", required_argument, NULL, 'p' },
+        { "store", required_argument, NULL, 'S' },
+        { "passphrase-file", required_argument, NULL, 'P' },
+        { "threads", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *dir = NULL, *https = "127.0.0.1:8443", *http = "127.0.0.1:8080";
+    const char *store_flag = NULL, *pass_file = NULL;
+    unsigned threads = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            dir = optarg;
+            break;
+        case 's':
+            https = strcmp(optarg, "none") == 0 ? NULL : optarg;
+            break;
+        case 'p':
+            http = strcmp(optarg, "none") == 0 ? NULL : optarg;
+            break;
+        case 'S':
+            store_flag = optarg;
+            break;
+        case 'P':
+            pass_file = optarg;
+            break;
+        case 't': {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 1 || v > 256) {
+                return cli_usage_error("serve", "--threads must be 1-256");
+            }
+            threads = (unsigned)v;
+            break;
+        }
+        case 'h':
+            cli_serve_usage(stdout);
+            return 0;
+        default:
+            return cli_usage_error("serve", "invalid option");
+        }
+    }
+    if (optind != argc) {
+        return cli_usage_error("serve", "unexpected argument");
+    }
+    if (https == NULL && http == NULL) {
+        return cli_usage_error("serve", "at least one listener is needed");
+    }
+    return cli_serve_run(cli_default_dir(dir), https, http, store_flag, pass_file, threads);
+}
