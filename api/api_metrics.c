@@ -80,7 +80,8 @@ api_text_add(api_text *t, const char *fmt, ...)
     va_list ap;
     for (int attempt = 0; attempt < 2 && !t->failed; attempt++) {
         va_start(ap, fmt);
-        int n = vsnprintf(t->p != NULL ? t->p + t->len : NULL, t->cap - t->len, fmt, ap);
+        int n = vsnprintf(t->p != NULL ? t->p + t->len : NULL, t->cap - t->len, fmt, /* NOLINT */
+                          ap);
         va_end(ap);
         if (n < 0) {
             t->failed = true;

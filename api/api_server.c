@@ -363,11 +363,11 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, c
 ztca_rc
 api_server_start(api_server **out, const api_app *app, const api_listen *listen)
 {
-    api_server *s = calloc(1, sizeof(*s));
     uint8_t prefix[4];
-    ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "server: out of memory");
     ZTCA_ENSURE(listen->https != NULL || listen->http != NULL, ZTCA_ERR_BAD_INPUT,
                 "server: no listener configured");
+    api_server *s = calloc(1, sizeof(*s));
+    ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "server: out of memory");
     s->app = app;
     atomic_store(&s->cfg, app->cfg);
     s->https.srv = s;
@@ -423,7 +423,7 @@ api_server_stop(api_server *s, unsigned grace_s)
         }
     }
     for (unsigned i = 0; i < grace_s * 20 && atomic_load(&s->in_flight) > 0; i++) {
-        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        struct timespec ts = { 0, 50000000L };
         nanosleep(&ts, NULL);
     }
     if (s->https.d != NULL) {

@@ -116,7 +116,7 @@ void api_reply_decode_error(api_req *r, const char *type);
 /* ---- request bodies (api_decode.c): pure, fuzzed ------------------------------------------- */
 
 #define API_TOKEN_TTL_DEFAULT 3600
-#define API_TOKEN_TTL_MAX     (7 * 86400)
+#define API_TOKEN_TTL_MAX     ((int64_t)7 * 86400)
 
 typedef struct api_token_req {  /* POST /v1/tokens */
     char user[CA_NAME_MAX + 1]; /* "" for a device-only token */
