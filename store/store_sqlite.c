@@ -3,6 +3,7 @@
  * BEGIN IMMEDIATE so writers queue on the busy timeout instead of failing on lock upgrade, and
  * synchronous=FULL because a CA must not lose a commit it already handed a certificate out for.
  * Statements are prepared once (SQLITE_PREPARE_PERSISTENT) and parameters bound by name ($1). */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -105,16 +106,20 @@ store_sqlite_connect(store_conn **out, const store_url_info *u, const char *url,
     ZTCA_ENSURE(c != NULL, ZTCA_ERR_NOMEM, "out of memory");
     c->rows.conn = c;
     /* Create the file 0600 ourselves: SQLite would use 0644 minus the umask, and its -wal and
-     * -shm files copy the main file's mode. */
-    int fd = open(u->path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
+     * -shm files copy the main file's mode. Only when it does not exist (O_EXCL): closing any
+     * descriptor of a file drops every POSIX lock this process holds on it, so opening and
+     * closing an existing database next to a live connection (a change-feed subscription is
+     * one) would release that connection's locks and leave it reading a stale snapshot. */
+    int fd = open(u->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        close(fd);
+    } else if (errno != EEXIST) {
         if (errbuf != NULL && errbuf_size > 0) {
             snprintf(errbuf, errbuf_size, "cannot open %s", u->path);
         }
         ztca_free(c);
         ZTCA_BAIL(ZTCA_ERR_STORE, "store: cannot open or create the SQLite file");
     }
-    close(fd);
     int code = sqlite3_open_v2(
         u->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
         NULL);

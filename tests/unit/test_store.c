@@ -7,9 +7,11 @@
  * it; it also sets ZTCA_TEST_PG_STOP and ZTCA_TEST_PG_START (commands that stop and start the
  * server) for the reconnect test. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -1613,6 +1615,79 @@ test_pg_reconnect(void)
     store_close(s);
 }
 
+/* A handle with a live subscription must keep seeing what other handles (other processes)
+ * commit. Regression: opening the SQLite file for the subscription's connection closed a
+ * descriptor of the file, which drops every POSIX lock of the process on it, and the first
+ * handle went on reading a stale snapshot (a certificate issued after it was "unknown"). */
+/* test_child_insert: a certificate recorded by another process (as `ztca issue` or a second
+ * node would), waited for. */
+static void
+test_child_insert(const char *serial)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CU_ASSERT_FATAL(pid >= 0);
+    if (pid == 0) {
+        /* exec, not just fork: a forked child would share the parent's SQLite lock bookkeeping
+         * (memory copied at fork), which hides what another process sees. */
+        execl("/proc/self/exe", "test_store", "--child-insert", test_url, serial, (char *)NULL);
+        _exit(127);
+    }
+    int wstatus = 0;
+    CU_ASSERT_EQUAL_FATAL(waitpid(pid, &wstatus, 0), pid);
+    CU_ASSERT_TRUE(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+}
+
+typedef struct test_poller {
+    store_sub *sub;
+    atomic_bool stop;
+} test_poller;
+
+static ztca_rc
+test_poller_cb(void *ctx, const store_change *c)
+{
+    (void)ctx;
+    (void)c;
+    return ZTCA_RC_OK;
+}
+
+static void *
+test_poller_main(void *arg)
+{
+    test_poller *p = arg;
+    while (!atomic_load(&p->stop)) {
+        size_t n = 0;
+        ztca_rc rc = store_sub_poll(p->sub, 50, test_poller_cb, NULL, &n);
+        (void)rc;
+    }
+    return NULL;
+}
+
+static void
+test_fresh_reads_with_feed(void)
+{
+    store *a = test_open();
+    store_sub *sub = NULL;
+    store_cert_state st;
+    UNIT_ASSERT_OK(store_sub_open(&sub, a, STORE_SUB_FROM_NOW));
+    /* as in `ztca serve`: a thread polls the feed while requests read through the handle */
+    test_poller poller = { sub, false };
+    pthread_t thread;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&thread, NULL, test_poller_main, &poller), 0);
+    UNIT_ASSERT_ERR(store_cert_status_get(a, "0a01", &st), ZTCA_ERR_NOT_FOUND);
+    for (int i = 1; i <= 3; i++) {
+        char serial[8];
+        snprintf(serial, sizeof(serial), "0a0%d", i);
+        test_child_insert(serial);
+        UNIT_ASSERT_OK(store_cert_status_get(a, serial, &st));
+        CU_ASSERT_EQUAL(st.status, STORE_CERT_GOOD);
+    }
+    atomic_store(&poller.stop, true);
+    pthread_join(thread, NULL);
+    store_sub_close(sub);
+    store_close(a);
+}
+
 static const unit_test test_store_tests[] = {
     { "url_parse", test_url_parse },
     { "json_check", test_json_check },
@@ -1634,6 +1709,7 @@ static const unit_test test_store_tests[] = {
     { "audit_chain", test_audit_chain },
     { "audit_tamper", test_audit_tamper },
     { "change_feed", test_change_feed },
+    { "fresh_reads_with_feed", test_fresh_reads_with_feed },
     { "txn", test_txn },
     { "concurrency", test_concurrency },
     { "purge", test_purge },
@@ -1654,9 +1730,25 @@ test_pg_drop_schemas(void)
     }
 }
 
-int
-main(void)
+/* `test_store --child-insert URL SERIAL`: the other process of test_child_insert. */
+static int
+test_child_main(const char *url, const char *serial)
 {
+    store *b = NULL;
+    store_cert c;
+    test_cert(&c, serial, "dev-a", "alice", T0 + 86400);
+    store_audit_event ev = test_ev("cert.issue", serial);
+    bool ok = ZTCA_IS_OK(store_open(&b, url)) && ZTCA_IS_OK(store_cert_insert(b, &c, &ev));
+    store_close(b);
+    return ok ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--child-insert") == 0) {
+        return test_child_main(argv[2], argv[3]);
+    }
     int status = 0;
     snprintf(test_dir, sizeof(test_dir), "/tmp/ztca-test-store.XXXXXX");
     if (mkdtemp(test_dir) == NULL) {
