@@ -9,6 +9,13 @@
 
 struct store;
 
+/* api_ocsp_signer: the delegated OCSP responder's key and certificate (RFC 6960 4.2.2.2). */
+typedef struct api_ocsp_signer {
+    ca_signer *signer;
+    const uint8_t *cert_der;
+    size_t cert_len;
+} api_ocsp_signer;
+
 /* api_app: what the handlers work with. Everything is borrowed and must outlive the server. */
 typedef struct api_app {
     const ca_config *cfg;
@@ -22,6 +29,12 @@ typedef struct api_app {
     const char *tls_cert_pem;
     const char *tls_key_pem;
     const char *tls_trust_pem;
+    /* OCSP and CRL: the DER of the issuing CA certificates the responder answers for (current
+     * first), and the first responder identity (api_server_set_ocsp_signer swaps it). */
+    const uint8_t *const *issuer_certs;
+    const size_t *issuer_cert_lens;
+    size_t num_issuer_certs;
+    const api_ocsp_signer *ocsp_signer;
 } api_app;
 
 typedef struct api_listen {
@@ -43,6 +56,9 @@ void api_server_stop(api_server *s, unsigned grace_s);
 /* api_server_set_config: swaps the configuration the handlers see (SIGHUP); `cfg` is borrowed
  * and must outlive the server (the old one too, as requests may still hold it). */
 void api_server_set_config(api_server *s, const ca_config *cfg);
+/* api_server_set_ocsp_signer: a rotated responder identity (borrowed; keep the old one alive
+ * until the server stops, as requests in flight may still use it). */
+void api_server_set_ocsp_signer(api_server *s, const api_ocsp_signer *signer);
 /* api_server_port: the bound port of a listener (0 if not running); for tests that bind port 0. */
 unsigned api_server_port(const api_server *s, bool https);
 

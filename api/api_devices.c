@@ -94,6 +94,13 @@ api_device_agents_cb(void *ctx, const store_agent *a)
     return ZTCA_RC_OK;
 }
 
+static ztca_rc
+api_device_changed_cb(void *ctx, const store_cert *c)
+{
+    api_server_status_changed(ctx, c->serial);
+    return ZTCA_RC_OK;
+}
+
 static bool
 api_device_id_ok(api_req *r)
 {
@@ -178,6 +185,12 @@ api_h_devices_revoke(api_req *r)
         return rc;
     }
     ZTCA_GUARD(rc);
+    /* Every certificate of the device, at once on this node (the feed tells the others). */
+    if (!ZTCA_IS_OK(store_cert_list_by_device(r->app->store, r->params[0], api_device_changed_cb,
+                                              r->srv))) {
+        ztca_log(ZTCA_LOG_WARN, "request_id=%s event=evict_failed what=\"%s\"", r->id,
+                 ztca_last_what()); /* the change feed evicts them within one poll */
+    }
     api_reply_json(r, 200,
                    json_pack("{s:s, s:s, s:s, s:I}", "device_id", r->params[0], "status", "revoked",
                              "reason", api_reason_name(reason), "certificates_revoked",

@@ -40,6 +40,18 @@ api_reply_bytes(api_req *r, unsigned status, const char *content_type, const voi
 }
 
 void
+api_reply_queue_shared(api_req *r, unsigned status, struct MHD_Response *resp)
+{
+    if (r->reply != NULL) {
+        MHD_destroy_response(r->reply);
+        r->reply = NULL;
+    }
+    r->status = status;
+    r->queue_result = MHD_queue_response(r->conn, status, resp);
+    r->queued = true;
+}
+
+void
 api_reply_json(api_req *r, unsigned status, json_t *obj)
 {
     char *text = obj != NULL ? json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;

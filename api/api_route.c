@@ -9,19 +9,24 @@
 /* Order matters only for readability: patterns do not overlap. Body limits: a CSR is at most
  * CA_CSR_MAX, so a JSON carrying one gets a little more. */
 const api_route api_routes[] = {
-    { "GET", "/healthz", api_h_healthz, API_AUTH_NONE, 0, true },
-    { "GET", "/metrics", api_h_metrics, API_AUTH_NONE, 0, true },
-    { "GET", "/ca/root.pem", api_h_root_pem, API_AUTH_NONE, 0, true },
-    { "GET", "/ca/chain.pem", api_h_chain_pem, API_AUTH_NONE, 0, true },
-    { "POST", "/v1/tokens", api_h_tokens_create, API_AUTH_ADMIN, 4 * KIB, false },
-    { "POST", "/v1/certs", api_h_certs_create, API_AUTH_BEARER, 32 * KIB, false },
-    { "GET", "/v1/certs", api_h_certs_list, API_AUTH_ADMIN, 0, false },
-    { "GET", "/v1/certs/{}", api_h_certs_get, API_AUTH_ADMIN, 0, false },
-    { "POST", "/v1/certs/{}/revoke", api_h_certs_revoke, API_AUTH_ADMIN, 4 * KIB, false },
-    { "GET", "/v1/devices", api_h_devices_list, API_AUTH_ADMIN, 0, false },
-    { "GET", "/v1/devices/{}", api_h_devices_get, API_AUTH_ADMIN, 0, false },
-    { "POST", "/v1/devices/{}/revoke", api_h_devices_revoke, API_AUTH_ADMIN, 4 * KIB, false },
-    { "GET", "/v1/audit", api_h_audit_list, API_AUTH_ADMIN, 0, false },
+    { "GET", "/healthz", api_h_healthz, API_AUTH_NONE, 0, true, false },
+    { "GET", "/metrics", api_h_metrics, API_AUTH_NONE, 0, true, false },
+    { "GET", "/ca/root.pem", api_h_root_pem, API_AUTH_NONE, 0, true, false },
+    { "GET", "/ca/chain.pem", api_h_chain_pem, API_AUTH_NONE, 0, true, false },
+    { "POST", "/v1/tokens", api_h_tokens_create, API_AUTH_ADMIN, 4 * KIB, false, false },
+    { "POST", "/v1/certs", api_h_certs_create, API_AUTH_BEARER, 32 * KIB, false, false },
+    { "GET", "/v1/certs", api_h_certs_list, API_AUTH_ADMIN, 0, false, false },
+    { "GET", "/v1/certs/{}", api_h_certs_get, API_AUTH_ADMIN, 0, false, false },
+    { "POST", "/v1/certs/{}/revoke", api_h_certs_revoke, API_AUTH_ADMIN, 4 * KIB, false, false },
+    { "GET", "/v1/devices", api_h_devices_list, API_AUTH_ADMIN, 0, false, false },
+    { "GET", "/v1/devices/{}", api_h_devices_get, API_AUTH_ADMIN, 0, false, false },
+    { "POST", "/v1/devices/{}/revoke", api_h_devices_revoke, API_AUTH_ADMIN, 4 * KIB, false,
+      false },
+    { "GET", "/v1/audit", api_h_audit_list, API_AUTH_ADMIN, 0, false, false },
+    /* RFC 6960 A.1 / RFC 5019 5: POST of the DER request, GET of its base64 in the path. */
+    { "POST", "/ocsp", api_h_ocsp_post, API_AUTH_NONE, 16 * KIB, true, false },
+    { "GET", "/ocsp/", api_h_ocsp_get, API_AUTH_NONE, 0, true, true },
+    { "GET", "/crl", api_h_crl, API_AUTH_NONE, 0, true, false },
 };
 const size_t api_num_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -112,6 +117,22 @@ api_route_match(api_req *r, const char *method, const char *path)
         r->path_bad = true;
         return;
     }
+    /* Prefix routes take the rest of the path raw, before the segment rules below: base64 in an
+     * OCSP GET holds '/' and may hold "//" (RFC 5019 5). */
+    for (size_t i = 0; i < api_num_routes; i++) {
+        size_t plen = strlen(api_routes[i].pattern);
+        if (api_routes[i].prefix && len > plen && strncmp(path, api_routes[i].pattern, plen) == 0) {
+            snprintf(r->path, sizeof(r->path), "%s", path);
+            if (strcmp(api_routes[i].method, method) != 0) {
+                r->miss_status = 405;
+                return;
+            }
+            r->route = &api_routes[i];
+            r->route_index = (int)i;
+            r->rest = r->path + plen;
+            return;
+        }
+    }
     /* Reject "//", "/./" and "/../" anywhere, before matching, so that no two spellings of a
      * path reach the same handler. */
     for (const char *s = path; *s != '\0'; s++) {
@@ -127,6 +148,9 @@ api_route_match(api_req *r, const char *method, const char *path)
     }
     snprintf(r->path, sizeof(r->path), "%s", path);
     for (size_t i = 0; i < api_num_routes; i++) {
+        if (api_routes[i].prefix) {
+            continue;
+        }
         bool seg_bad = false;
         if (!api_route_try(r, api_routes[i].pattern, path, &seg_bad)) {
             bad = bad || seg_bad;

@@ -29,7 +29,81 @@ struct api_server {
     atomic_long in_flight;
     atomic_ulong next_id;
     uint32_t id_prefix;
+    api_ocsp *ocsp;
+    api_crl *crl;
+    store_sub *feed;
+    pthread_t feed_thread;
+    bool feed_running;
+    atomic_bool stopping;
 };
+
+api_ocsp *
+api_server_ocsp(api_server *s)
+{
+    return s->ocsp;
+}
+
+api_crl *
+api_server_crl(api_server *s)
+{
+    return s->crl;
+}
+
+void
+api_server_status_changed(api_server *s, const char *serial_hex)
+{
+    if (s->ocsp != NULL) {
+        api_ocsp_evict_serial_hex(s->ocsp, serial_hex);
+    }
+    if (s->crl != NULL) {
+        api_crl_invalidate(s->crl);
+    }
+}
+
+void
+api_server_set_ocsp_signer(api_server *s, const api_ocsp_signer *signer)
+{
+    if (s->ocsp != NULL) {
+        api_ocsp_set_signer(s->ocsp, signer);
+    }
+}
+
+static ztca_rc
+api_feed_change(void *ctx, const store_change *c)
+{
+    api_server *s = ctx;
+    if (c->kind == STORE_CHANGE_CERT) {
+        api_server_status_changed(s, c->subject);
+    } else if (s->crl != NULL) {
+        api_crl_invalidate(s->crl);
+    }
+    return ZTCA_RC_OK;
+}
+
+/* The change feed: every status change committed by any node (or by the CLI on this store)
+ * reaches this node's OCSP cache and CRL within one poll (DESIGN.md 4). */
+static void *
+api_feed_main(void *arg)
+{
+    api_server *s = arg;
+    bool reported = false;
+    while (!atomic_load(&s->stopping)) {
+        size_t n = 0;
+        ztca_rc rc = store_sub_poll(s->feed, 200, api_feed_change, s, &n);
+        if (!ZTCA_IS_OK(rc) && !reported) {
+            ztca_log(ZTCA_LOG_WARN, "event=feed_unavailable what=\"%s\"", ztca_last_what());
+            reported = true;
+            /* What was cached may be stale by now: answer from the store again when it is back. */
+            if (s->ocsp != NULL) {
+                api_ocsp_clear(s->ocsp);
+            }
+        } else if (ZTCA_IS_OK(rc) && reported) {
+            ztca_log(ZTCA_LOG_INFO, "event=feed_restored");
+            reported = false;
+        }
+    }
+    return NULL;
+}
 
 int64_t
 api_now_ns(void)
@@ -165,6 +239,9 @@ api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 static enum MHD_Result
 api_queue(api_req *r)
 {
+    if (r->queued) {
+        return r->queue_result;
+    }
     if (r->reply == NULL) {
         api_reply_problem(r, 500, "internal", "Internal error", "no answer was produced");
     }
@@ -378,7 +455,28 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
                        | (uint32_t)prefix[2] << 8 | prefix[3];
     }
     ztca_rc rc = ZTCA_RC_OK;
-    if (listen->https != NULL) {
+    const ca_config *cfg = app->cfg;
+    if (app->num_issuer_certs > 0) {
+        rc = api_ocsp_new(&s->ocsp, app->store, app->issuer_certs, app->issuer_cert_lens,
+                          app->num_issuer_certs, cfg->ocsp_validity, cfg->ocsp_max_age,
+                          cfg->ocsp_cache_entries);
+        if (ZTCA_IS_OK(rc) && app->ocsp_signer != NULL) {
+            api_ocsp_set_signer(s->ocsp, app->ocsp_signer);
+        }
+        if (ZTCA_IS_OK(rc)) {
+            rc =
+                api_crl_new(&s->crl, app->store, app->issuer, cfg->crl_validity, cfg->ocsp_max_age);
+        }
+        if (ZTCA_IS_OK(rc)) {
+            rc = store_sub_open(&s->feed, app->store, STORE_SUB_FROM_NOW);
+        }
+        if (ZTCA_IS_OK(rc)) {
+            s->feed_running = pthread_create(&s->feed_thread, NULL, api_feed_main, s) == 0;
+            rc = s->feed_running ? ZTCA_RC_OK
+                                 : ZTCA_NOTE(ZTCA_ERR_INTERNAL, "cannot start the feed", 0);
+        }
+    }
+    if (ZTCA_IS_OK(rc) && listen->https != NULL) {
         rc = api_listener_start(&s->https, app, listen, listen->https);
     }
     if (ZTCA_IS_OK(rc) && listen->http != NULL) {
@@ -432,5 +530,12 @@ api_server_stop(api_server *s, unsigned grace_s)
     if (s->http.d != NULL) {
         MHD_stop_daemon(s->http.d);
     }
+    atomic_store(&s->stopping, true);
+    if (s->feed_running) {
+        pthread_join(s->feed_thread, NULL);
+    }
+    store_sub_close(s->feed);
+    api_ocsp_free(s->ocsp);
+    api_crl_free(s->crl);
     free(s);
 }

@@ -35,6 +35,7 @@ typedef struct api_route {
     api_auth auth;
     size_t max_body;  /* 0: no body */
     bool public_http; /* also on the plain HTTP listener (HTTPS only otherwise) */
+    bool prefix;      /* the pattern is a prefix; the raw rest of the path is r->rest */
 } api_route;
 
 /* api_peer: the caller's client certificate, when it chains to our CA with clientAuth. */
@@ -60,7 +61,8 @@ struct api_req {
     char path[API_PATH_MAX];
     char params[API_MAX_PARAMS][API_PARAM_MAX];
     size_t num_params;
-    uint8_t *body; /* owned; at most route->max_body bytes */
+    const char *rest; /* prefix routes: the raw path after the prefix, inside `path` */
+    uint8_t *body;    /* owned; at most route->max_body bytes */
     size_t body_len;
     size_t body_cap;
     bool body_too_large;
@@ -69,13 +71,47 @@ struct api_req {
     int64_t start_ns;
     unsigned status;            /* what was queued */
     struct MHD_Response *reply; /* built by a handler, queued by the dispatcher */
+    bool queued;                /* a shared answer was queued already (api_reply_queue_shared) */
+    enum MHD_Result queue_result;
     api_peer peer;
     bool peer_checked;
 };
 
 /* ---- server internals (api_server.c) ------------------------------------------------------- */
 
+typedef struct api_ocsp api_ocsp;
+typedef struct api_crl api_crl;
+
 const ca_config *api_server_config(api_server *s);
+api_ocsp *api_server_ocsp(api_server *s); /* NULL when the server has no OCSP signer */
+api_crl *api_server_crl(api_server *s);
+/* api_server_status_changed: a certificate's status changed here (revoke handler) or anywhere
+ * (change feed): its cached OCSP answers go and the CRL is rebuilt on the next request. */
+void api_server_status_changed(api_server *s, const char *serial_hex);
+
+/* ---- OCSP (api_ocsp.c) and CRL (api_crl.c) ------------------------------------------------- */
+
+#define API_OCSP_MAX_ISSUERS 4 /* the current intermediate and the ones it replaced */
+
+ZTCA_RC api_ocsp_new(api_ocsp **out, store *st, const uint8_t *const *issuer_certs,
+                     const size_t *issuer_lens, size_t num_issuers, int64_t validity,
+                     int64_t max_age, size_t max_entries);
+void api_ocsp_free(api_ocsp *o);
+/* api_ocsp_set_signer: publishes the responder's key and certificate (borrowed, must outlive the
+ * responder) and drops the answers the previous one signed. */
+void api_ocsp_set_signer(api_ocsp *o, const api_ocsp_signer *signer);
+void api_ocsp_clear(api_ocsp *o);
+void api_ocsp_evict_serial(api_ocsp *o, const uint8_t *serial, size_t serial_len);
+void api_ocsp_evict_serial_hex(api_ocsp *o, const char *serial_hex);
+void api_ocsp_stats(api_ocsp *o, unsigned long long *hits, unsigned long long *misses,
+                    unsigned long long *fresh, size_t *entries);
+
+ZTCA_RC api_crl_new(api_crl **out, store *st, ca_issuer *issuer, int64_t validity, int64_t max_age);
+void api_crl_free(api_crl *c);
+void api_crl_invalidate(api_crl *c);
+
+/* RFC 9110 5.6.7 IMF-fixdate, for Last-Modified and Expires. */
+void api_http_date(char *out, size_t out_size, ztca_time t);
 
 /* ---- routing (api_route.c) ----------------------------------------------------------------- */
 
@@ -106,6 +142,10 @@ void api_reply_problem(api_req *r, unsigned status, const char *type, const char
  * a generic detail; the real cause goes to the log). */
 void api_reply_error(api_req *r, ztca_rc rc);
 void api_reply_header(api_req *r, const char *name, const char *value);
+/* api_reply_queue_shared: queues a response object shared between requests (a cached OCSP
+ * answer or CRL) at once; it must be the request's final answer, and the caller's reference to
+ * `resp` stays the caller's. */
+void api_reply_queue_shared(api_req *r, unsigned status, struct MHD_Response *resp);
 
 /* api_require_json: Content-Type must be application/json; answers 415 and returns BAD_INPUT
  * otherwise. */
@@ -172,6 +212,9 @@ ztca_rc api_h_devices_list(api_req *r);
 ztca_rc api_h_devices_get(api_req *r);
 ztca_rc api_h_devices_revoke(api_req *r);
 ztca_rc api_h_audit_list(api_req *r);
+ztca_rc api_h_ocsp_post(api_req *r);
+ztca_rc api_h_ocsp_get(api_req *r);
+ztca_rc api_h_crl(api_req *r);
 
 /* ---- shared helpers (api_util.c) ----------------------------------------------------------- */
 

@@ -4,6 +4,7 @@
 #define ZTCA_CA_CA_H
 
 #include "core/core.h"
+#include "core/der.h"
 
 /* ztca-identity and ztca-trust-score (DESIGN.md sections 2 and 4): OID contents bytes of
  * 2.25.268636304145565434259279403583513411684.1 and .2 */
@@ -197,7 +198,17 @@ typedef struct ca_config {
      * cannot parse, so certificates carrying it fail with them, libmicrohttpd's TLS included
      * (docs/certificates.md). The URI SAN names device and user either way. */
     bool identity_extension;
+    /* "ocsp": {"validity", "max_age", "cache_entries", "signer_renew_before"} and
+     * "crl": {"validity"} (docs/ocsp.md); durations as "1h" or seconds. */
+    int64_t ocsp_validity;     /* nextUpdate - thisUpdate; default 1h */
+    int64_t ocsp_max_age;      /* Cache-Control max-age cap; default 60 s */
+    size_t ocsp_cache_entries; /* pre-signed answers kept; default 20000, 0 disables */
+    int64_t ocsp_renew_before; /* rotate the OCSP signer this long before it expires; 2d */
+    int64_t crl_validity;      /* default 1h */
 } ca_config;
+
+/* ca_config_defaults: a configuration with every optional member at its default. */
+void ca_config_defaults(ca_config *cfg);
 
 /* ca_config_parse: the JSON of DIR/ztca.conf; unknown members are kept for other modules and
  * ignored here; wrong types or invalid values are BAD_INPUT. */
@@ -313,5 +324,161 @@ void ca_pki_init(ca_pki *pki);
 void ca_pki_free(ca_pki *pki);
 ZTCA_RC ca_pki_create(ca_pki *out, ca_rng *rng, const ca_pki_params *params, const uint8_t *pass,
                       size_t pass_len);
+
+/* ---- OCSP and CRL ------------------------------------------------------------------------- */
+
+/* RFC 6960 (OCSP), RFC 5019 (its lightweight profile), RFC 8954 (nonce), RFC 5280 5 (CRL). The
+ * decoder and the encoders are pure: bytes in, bytes out; HTTP, caching and the store are the
+ * caller's (docs/ocsp.md). */
+
+#define CA_OCSP_REQ_MAX   ((size_t)64 * 1024) /* largest OCSPRequest we parse (body limit too) */
+#define CA_OCSP_RESP_MAX  ((size_t)64 * 1024) /* largest OCSPResponse we build */
+#define CA_OCSP_MAX_REQS  32                  /* Requests (CertIDs) per OCSPRequest */
+#define CA_OCSP_MAX_EXTS  16                  /* extensions per Extensions list */
+#define CA_OCSP_NONCE_MIN 1                   /* RFC 8954 2.1: Nonce ::= OCTET STRING (1..32) */
+#define CA_OCSP_NONCE_MAX 32
+#define CA_CRL_MAX        ((size_t)64 * 1024 * 1024) /* largest CRL we build */
+
+/* OCSPResponseStatus (RFC 6960 4.2.1); 4 is not used. */
+typedef enum ca_ocsp_status {
+    CA_OCSP_SUCCESSFUL = 0,
+    CA_OCSP_MALFORMED_REQUEST = 1,
+    CA_OCSP_INTERNAL_ERROR = 2,
+    CA_OCSP_TRY_LATER = 3,
+    CA_OCSP_SIG_REQUIRED = 5,
+    CA_OCSP_UNAUTHORIZED = 6,
+} ca_ocsp_status;
+
+/* CRLReason (RFC 5280 5.3.1); 7 is not used. removeFromCRL belongs to delta CRLs only and is
+ * refused by both encoders. */
+typedef enum ca_crl_reason {
+    CA_REASON_UNSPECIFIED = 0,
+    CA_REASON_KEY_COMPROMISE = 1,
+    CA_REASON_CA_COMPROMISE = 2,
+    CA_REASON_AFFILIATION_CHANGED = 3,
+    CA_REASON_SUPERSEDED = 4,
+    CA_REASON_CESSATION_OF_OPERATION = 5,
+    CA_REASON_CERTIFICATE_HOLD = 6,
+    CA_REASON_REMOVE_FROM_CRL = 8,
+    CA_REASON_PRIVILEGE_WITHDRAWN = 9,
+    CA_REASON_AA_COMPROMISE = 10,
+} ca_crl_reason;
+
+/* ca_ocsp_certid: one CertID of a request, as views into the request bytes. */
+typedef struct ca_ocsp_certid {
+    der_cur element; /* the whole CertID element: a response echoes it byte for byte */
+    /* hashAlgorithm is SHA-1 or SHA-256 (parameters absent or NULL): `md` is set and both hashes
+     * have its length. Otherwise false: the CertID is well-formed but cannot match any issuer of
+     * ours; the responder answers it `unknown` (docs/ocsp.md). */
+    bool hash_is_supported;
+    ca_md md;
+    der_cur issuer_name_hash; /* OCTET STRING contents */
+    der_cur issuer_key_hash;  /* OCTET STRING contents */
+    der_cur serial; /* INTEGER contents as DER has them (der_get_serial: positive, 1..20 octets) */
+} ca_ocsp_certid;
+
+/* ca_ocsp_req: a parsed OCSPRequest. Every der_cur views the buffer given to ca_ocsp_req_parse,
+ * which the caller keeps alive and unchanged while the struct is used; there is nothing to free. */
+typedef struct ca_ocsp_req {
+    ca_ocsp_certid ids[CA_OCSP_MAX_REQS];
+    size_t num_ids; /* 1..CA_OCSP_MAX_REQS */
+    bool has_nonce;
+    der_cur nonce;  /* the Nonce's octets (inner OCTET STRING contents), 1..32 */
+    bool is_signed; /* optionalSignature was present; it is not checked (RFC 5019 2.1.2) */
+} ca_ocsp_req;
+
+/* ca_ocsp_req_parse: the strict decoder of an OCSPRequest (DER, at most CA_OCSP_REQ_MAX bytes).
+ * BAD_INPUT for anything malformed (not DER, trailing data at any level, an explicitly encoded v1
+ * version, an empty requestList, hash lengths that do not match the hash, a serial that is not
+ * positive or longer than 20 octets, a nonce outside 1..32 octets, a duplicate extension);
+ * UNSUPPORTED for well-formed requests ztca refuses (a version other than v1, more than
+ * CA_OCSP_MAX_REQS Requests or CA_OCSP_MAX_EXTS extensions in a list, an unknown critical
+ * extension). The caller answers both with ca_ocsp_resp_status_only(CA_OCSP_MALFORMED_REQUEST).
+ * *out is written only on success and views `in` (see ca_ocsp_req). */
+ZTCA_RC ca_ocsp_req_parse(ca_ocsp_req *out, const uint8_t *in, size_t in_len);
+
+/* ca_ocsp_certid_has_issuer: true when `id` uses hash `md` and its issuer hashes are these (from
+ * ca_ocsp_issuer_hashes). The hashes are public values: a plain comparison. */
+bool ca_ocsp_certid_has_issuer(const ca_ocsp_certid *id, ca_md md, const uint8_t *name_hash,
+                               const uint8_t *key_hash);
+
+/* ca_ocsp_issuer_hashes: the CertID hashes of an issuing CA certificate (RFC 6960 4.1.1): `md` of
+ * the DER of its subject Name and of the value of its subjectPublicKey BIT STRING (no tag, length
+ * or unused-bits octet). Each output needs ca_md_size(md) bytes (CA_HASH_MAX always suffices).
+ * BAD_INPUT when `cert_der` is not a strict DER certificate, UNSUPPORTED when it is not v3;
+ * outputs written only on success. */
+ZTCA_RC ca_ocsp_issuer_hashes(uint8_t *out_name_hash, uint8_t *out_key_hash, ca_md md,
+                              const uint8_t *cert_der, size_t cert_len);
+
+/* CertStatus (RFC 6960 4.2.1). */
+typedef enum ca_ocsp_cert_status {
+    CA_OCSP_GOOD = 0,
+    CA_OCSP_REVOKED = 1,
+    CA_OCSP_UNKNOWN = 2,
+} ca_ocsp_cert_status;
+
+#define CA_TRUST_SCORE_NONE (-1)
+
+/* ca_ocsp_entry: one SingleResponse. */
+typedef struct ca_ocsp_entry {
+    der_cur certid; /* borrowed: a CertID element (ca_ocsp_certid.element), copied verbatim */
+    ca_ocsp_cert_status status;
+    ztca_time revocation_time; /* REVOKED only */
+    ca_crl_reason reason;      /* REVOKED only; UNSPECIFIED leaves revocationReason out */
+    ztca_time this_update;
+    ztca_time next_update; /* after this_update; always sent (RFC 5019 2.2.4) */
+    int trust_score;       /* 0..100 as the ztca-trust-score single extension, or NONE */
+} ca_ocsp_entry;
+
+/* ca_ocsp_resp_params: what a successful response says. Everything is borrowed. */
+typedef struct ca_ocsp_resp_params {
+    const uint8_t *signer_cert; /* DER of the certificate of `signer`'s key, sent in `certs`, */
+    size_t signer_cert_len;     /* or NULL when the issuing CA signs itself (no certs) */
+    ztca_time produced_at;
+    const ca_ocsp_entry *entries;
+    size_t num_entries;   /* 1..CA_OCSP_MAX_REQS */
+    const uint8_t *nonce; /* echoed in responseExtensions when nonce_len > 0 (1..32 octets) */
+    size_t nonce_len;
+} ca_ocsp_resp_params;
+
+/* ca_ocsp_resp_build: a successful OCSPResponse holding a BasicOCSPResponse (RFC 6960 4.2.1):
+ * responder ID by key (SHA-1 of the signer's subjectPublicKey), one SingleResponse per entry in
+ * order, GeneralizedTime everywhere, signed by `signer` over exactly the ResponseData emitted.
+ * BAD_INPUT for inconsistent params (no or too many entries, a CertID that is not one DER
+ * element, nextUpdate not after thisUpdate, a reason not allowed, a score outside 0..100, a
+ * nonce outside 1..32 octets, a signer certificate whose key is not the signer's); NOMEM, CRYPTO.
+ * On success *out is malloc'd (free it) and owned by the caller; nothing is written on failure. */
+ZTCA_RC ca_ocsp_resp_build(uint8_t **out, size_t *out_len, ca_signer *signer,
+                           const ca_ocsp_resp_params *params);
+
+/* ca_ocsp_resp_status_only: the OCSPResponse that carries only `status` (no responseBytes, RFC
+ * 6960 4.2.1): MALFORMED_REQUEST, INTERNAL_ERROR, TRY_LATER, SIG_REQUIRED or UNAUTHORIZED.
+ * *out points to a static constant (never free it; MHD_RESPMEM_PERSISTENT); INTERNAL for
+ * SUCCESSFUL or any other value. */
+ZTCA_RC ca_ocsp_resp_status_only(const uint8_t **out, size_t *out_len, ca_ocsp_status status);
+
+/* ca_crl_entry: one revoked certificate. */
+typedef struct ca_crl_entry {
+    const uint8_t *serial; /* borrowed big-endian magnitude (leading 00 octets allowed, so */
+    size_t serial_len;     /* INTEGER contents work as is); non-zero, at most 20 octets in DER */
+    ztca_time revocation_date;
+    ca_crl_reason reason;      /* UNSPECIFIED: no reasonCode (RFC 5280 5.3.1) */
+    ztca_time invalidity_date; /* 0: no invalidityDate */
+} ca_crl_entry;
+
+typedef struct ca_crl_params {
+    uint64_t number; /* cRLNumber: monotonically increasing (RFC 5280 5.2.3) */
+    ztca_time this_update;
+    ztca_time next_update;       /* after this_update */
+    const ca_crl_entry *entries; /* borrowed; strictly increasing serials */
+    size_t num_entries;          /* 0: revokedCertificates is left out */
+} ca_crl_params;
+
+/* ca_crl_build: a complete X.509 v2 CRL (RFC 5280 5.1) issued and signed by `iss`: its subject
+ * as issuer, AKI and cRLNumber extensions, the entries in the order given. BAD_INPUT for a reason
+ * not allowed, a zero or over-long serial, serials not strictly increasing (numerically), times
+ * out of order or range, or more than CA_CRL_MAX bytes; NOMEM, CRYPTO. On success *out is
+ * malloc'd and owned by the caller; nothing is written on failure. */
+ZTCA_RC ca_crl_build(uint8_t **out, size_t *out_len, ca_issuer *iss, const ca_crl_params *params);
 
 #endif /* ZTCA_CA_CA_H */

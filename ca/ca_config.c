@@ -8,6 +8,7 @@
 #include "ca/internal.h"
 
 #define CA_CONFIG_VERSION 1
+#define CA_DAY            ((int64_t)86400)
 
 ztca_rc
 ca_url_host(char *out, size_t out_size, const char *url)
@@ -92,6 +93,71 @@ ca_config_string(char *out, size_t out_size, json_t *root, const char *key, bool
     return ZTCA_RC_OK;
 }
 
+void
+ca_config_defaults(ca_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->ocsp_validity = 3600;
+    cfg->ocsp_max_age = 60;
+    cfg->ocsp_cache_entries = 20000;
+    cfg->ocsp_renew_before = 2 * CA_DAY;
+    cfg->crl_validity = 3600;
+}
+
+/* An optional duration member of `obj` ("1h" or seconds) within [min, max]. */
+static ztca_rc
+ca_config_duration(json_t *obj, const char *key, int64_t min, int64_t max, int64_t *out,
+                   const char *what)
+{
+    json_t *v = json_object_get(obj, key);
+    int64_t d = 0;
+    if (v == NULL) {
+        return ZTCA_RC_OK;
+    }
+    if (json_is_integer(v)) {
+        d = json_integer_value(v);
+    } else {
+        ZTCA_ENSURE(json_is_string(v) && ZTCA_IS_OK(ztca_duration_parse(&d, json_string_value(v))),
+                    ZTCA_ERR_BAD_INPUT, what);
+    }
+    ZTCA_ENSURE(d >= min && d <= max, ZTCA_ERR_BAD_INPUT, what);
+    *out = d;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+ca_config_status(ca_config *cfg, json_t *root)
+{
+    json_t *ocsp = json_object_get(root, "ocsp");
+    json_t *crl = json_object_get(root, "crl");
+    ZTCA_ENSURE(ocsp == NULL || json_is_object(ocsp), ZTCA_ERR_BAD_INPUT,
+                "config: ocsp must be an object");
+    ZTCA_ENSURE(crl == NULL || json_is_object(crl), ZTCA_ERR_BAD_INPUT,
+                "config: crl must be an object");
+    if (ocsp != NULL) {
+        ZTCA_GUARD(ca_config_duration(ocsp, "validity", 60, 7 * CA_DAY, &cfg->ocsp_validity,
+                                      "config: ocsp.validity must be 1m-7d"));
+        ZTCA_GUARD(ca_config_duration(ocsp, "max_age", 0, 7 * CA_DAY, &cfg->ocsp_max_age,
+                                      "config: ocsp.max_age must be 0-7d"));
+        ZTCA_GUARD(ca_config_duration(ocsp, "signer_renew_before", 0, 30 * CA_DAY,
+                                      &cfg->ocsp_renew_before,
+                                      "config: ocsp.signer_renew_before must be 0-30d"));
+        json_t *n = json_object_get(ocsp, "cache_entries");
+        ZTCA_ENSURE(n == NULL
+                        || (json_is_integer(n) && json_integer_value(n) >= 0
+                            && json_integer_value(n) <= 10000000),
+                    ZTCA_ERR_BAD_INPUT, "config: ocsp.cache_entries must be 0-10000000");
+        if (n != NULL) {
+            cfg->ocsp_cache_entries = (size_t)json_integer_value(n);
+        }
+    }
+    if (crl != NULL) {
+        ZTCA_GUARD(ca_config_duration(crl, "validity", 60, 7 * CA_DAY, &cfg->crl_validity,
+                                      "config: crl.validity must be 1m-7d"));
+    }
+    return ZTCA_RC_OK;
+}
+
 ztca_rc
 ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len)
 {
@@ -100,7 +166,7 @@ ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len)
     json_t *root = NULL;
     ca_config cfg;
     char key_type[16];
-    memset(&cfg, 0, sizeof(cfg));
+    ca_config_defaults(&cfg);
 
     ZTCA_REQUIRE(json_len <= CA_CONFIG_MAX, ZTCA_ERR_BAD_INPUT, "config: file too large");
     root = json_loadb((const char *)json, json_len, JSON_REJECT_DUPLICATES, &err);
@@ -136,6 +202,7 @@ ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len)
     ZTCA_REQUIRE(ident == NULL || json_is_boolean(ident), ZTCA_ERR_BAD_INPUT,
                  "config: identity_extension must be true or false");
     cfg.identity_extension = ident != NULL && json_is_true(ident);
+    ZTCA_CHECK(ca_config_status(&cfg, root));
     *out = cfg;
 out:
     json_decref(root);
@@ -146,10 +213,14 @@ ztca_rc
 ca_config_write(char **out, size_t *out_len, const ca_config *cfg)
 {
     json_t *root = json_pack(
-        "{s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:b}", "version", CA_CONFIG_VERSION, "trust_domain",
-        cfg->trust_domain, "public_url", cfg->public_url, "api_url", cfg->api_url, "key_type",
-        ca_key_type_name(cfg->key_type), "encrypted_keys", cfg->encrypted_keys ? 1 : 0, "store",
-        cfg->store, "identity_extension", cfg->identity_extension ? 1 : 0);
+        "{s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:{s:I, s:I, s:I, s:I}, s:{s:I}}", "version",
+        CA_CONFIG_VERSION, "trust_domain", cfg->trust_domain, "public_url", cfg->public_url,
+        "api_url", cfg->api_url, "key_type", ca_key_type_name(cfg->key_type), "encrypted_keys",
+        cfg->encrypted_keys ? 1 : 0, "store", cfg->store, "identity_extension",
+        cfg->identity_extension ? 1 : 0, "ocsp", "validity", (json_int_t)cfg->ocsp_validity,
+        "max_age", (json_int_t)cfg->ocsp_max_age, "cache_entries",
+        (json_int_t)cfg->ocsp_cache_entries, "signer_renew_before",
+        (json_int_t)cfg->ocsp_renew_before, "crl", "validity", (json_int_t)cfg->crl_validity);
     ZTCA_ENSURE(root != NULL, ZTCA_ERR_NOMEM, "config: out of memory");
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);

@@ -13,15 +13,6 @@
 #define CA_OID_AD_OCSP               MBEDTLS_OID_PKIX "\x30\x01" /* id-ad-ocsp */
 #define CA_OID_OCSP_NOCHECK          MBEDTLS_OID_PKIX "\x30\x01\x05"
 
-struct ca_issuer {
-    uint8_t *cert; /* owned copy */
-    size_t cert_len;
-    ca_cert_fields f; /* views into cert */
-    uint8_t key_id[64];
-    size_t key_id_len;
-    ca_signer *signer; /* borrowed */
-};
-
 void
 ca_issuer_free(ca_issuer *iss)
 {

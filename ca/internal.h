@@ -77,7 +77,31 @@ ZTCA_RC ca_cert_split(ca_cert_fields *out, const uint8_t *der, size_t der_len);
 ZTCA_RC ca_cert_find_ext(const ca_cert_fields *f, const char *oid, size_t oid_len,
                          der_cur *out_value, bool *out_critical);
 
+/* struct ca_issuer (ca_issue.c): shared with ca_crl.c, which signs CRLs as the same CA. */
+struct ca_issuer {
+    uint8_t *cert; /* owned copy */
+    size_t cert_len;
+    ca_cert_fields f; /* views into cert */
+    uint8_t key_id[64];
+    size_t key_id_len;
+    ca_signer *signer; /* borrowed */
+};
+
 ZTCA_RC ca_serial_new(ca_rng *rng, uint8_t out[CA_SERIAL_LEN]);
+
+/* OCSP OIDs (RFC 6960 4.4): id-pkix-ocsp 1.3.6.1.5.5.7.48.1, its basic response type (.1) and
+ * nonce extension (.2). */
+#define CA_OID_PKIX_OCSP  "\x2b\x06\x01\x05\x05\x07\x30\x01"
+#define CA_OID_OCSP_BASIC CA_OID_PKIX_OCSP "\x01"
+#define CA_OID_OCSP_NONCE CA_OID_PKIX_OCSP "\x02"
+
+/* ca_ocsp_certid_parse (ca_ocsp_req.c): one CertID element from *in, with the decoder's rules;
+ * the response encoder uses it to echo only CertIDs the decoder would accept. */
+ZTCA_RC ca_ocsp_certid_parse(ca_ocsp_certid *out, der_cur *in);
+
+/* ca_crl_reason_is_allowed (ca_crl.c): a CRLReason a full CRL or an OCSP response may carry:
+ * 0-6, 9 and 10 (7 is unused, removeFromCRL(8) is for delta CRLs, RFC 5280 5.3.1). */
+bool ca_crl_reason_is_allowed(ca_crl_reason reason);
 
 /* ca_pem_concat: malloc'd a then b (for chains). */
 ZTCA_RC ca_pem_concat(char **out, const char *a, const char *b);

@@ -25,7 +25,7 @@ cli_audit_verify(const char *dir, const char *store_flag)
     ca_config cfg;
     store *s = NULL;
     ztca_rc rc;
-    memset(&cfg, 0, sizeof(cfg));
+    ca_config_defaults(&cfg);
     if (store_flag == NULL) {
         rc = cli_load_config(dir, &cfg);
         if (!ZTCA_IS_OK(rc)) {

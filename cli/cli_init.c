@@ -331,7 +331,7 @@ cli_init_main(int argc, char **argv)
 
     /* Everything is checked before anything is created. */
     ca_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
+    ca_config_defaults(&cfg);
     cfg.identity_extension = false; /* docs/certificates.md: opt-in until its OID can be parsed */
     if (!ca_trust_domain_is_valid(td)) {
         return cli_usage_error("init", "--trust-domain must be 1-255 of lowercase letters, "

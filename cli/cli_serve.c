@@ -11,6 +11,8 @@
 #include "store/store.h"
 
 #define CLI_SERVE_MAX_RELOADS 64 /* configurations kept alive for requests still using them */
+#define CLI_SERVE_MAX_SIGNERS 64 /* OCSP responder identities kept alive the same way */
+#define CLI_SERVE_TICK_S      60 /* periodic work: OCSP signer rotation, retention */
 
 static void
 cli_serve_usage(FILE *f)
@@ -27,9 +29,22 @@ cli_serve_usage(FILE *f)
            "The root key is never loaded.\n");
 }
 
+/* An OCSP responder identity: the signer with its certificate (owned). */
+typedef struct cli_ocsp_id {
+    api_ocsp_signer pub;
+    ca_signer *signer;
+    uint8_t *cert_der;
+    size_t cert_len;
+    ztca_time not_after;
+} cli_ocsp_id;
+
 typedef struct cli_serve_state {
     ca_config *configs[CLI_SERVE_MAX_RELOADS + 1];
     size_t num_configs;
+    cli_ocsp_id *ocsp[CLI_SERVE_MAX_SIGNERS];
+    size_t num_ocsp;
+    uint8_t *issuer_der;
+    size_t issuer_der_len;
     ca_rng *rng;
     ca_signer *signer;
     ca_issuer *issuer;
@@ -44,6 +59,12 @@ cli_serve_state_free(cli_serve_state *s)
     for (size_t i = 0; i < s->num_configs; i++) {
         free(s->configs[i]);
     }
+    for (size_t i = 0; i < s->num_ocsp; i++) {
+        ca_signer_free(s->ocsp[i]->signer);
+        ztca_free(s->ocsp[i]->cert_der);
+        free(s->ocsp[i]);
+    }
+    ztca_free(s->issuer_der);
     ca_issuer_free(s->issuer);
     ca_signer_free(s->signer);
     ca_rng_free(s->rng);
@@ -85,6 +106,157 @@ cli_serve_tls_key(const char *dir, const uint8_t *pass, size_t pass_len, ca_rng 
         rc = ca_key_write_pem(out, out_len, key, rng, NULL, 0);
     }
     ca_key_free(key);
+    return rc;
+}
+
+/* The DER of the first certificate of a PEM file in DIR. */
+static ztca_rc
+cli_serve_read_cert(const char *dir, const char *rel, uint8_t **out, size_t *out_len)
+{
+    char path[4096];
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    ztca_pem_list list;
+    ztca_pem_list_init(&list);
+    ZTCA_ENSURE(cli_path(path, sizeof(path), dir, rel), ZTCA_ERR_BAD_INPUT, "path too long");
+    ZTCA_GUARD(cli_read_file(path, CA_CERT_MAX * 4, &pem, &len));
+    ztca_rc rc = ztca_pem_decode_all(&list, pem, len);
+    ztca_free(pem);
+    if (ZTCA_IS_OK(rc) && strcmp(list.blocks[0].label, "CERTIFICATE") != 0) {
+        rc = ZTCA_NOTE(ZTCA_ERR_BAD_INPUT, "not a certificate", 0);
+    }
+    if (ZTCA_IS_OK(rc)) {
+        *out = list.blocks[0].der;
+        *out_len = list.blocks[0].der_len;
+        list.blocks[0].der = NULL;
+        list.blocks[0].der_len = 0;
+    }
+    ztca_pem_list_free(&list);
+    return rc;
+}
+
+/* The OCSP responder identity of DIR (private/ocsp.key, ca/ocsp.pem). */
+static ztca_rc
+cli_serve_load_ocsp(const char *dir, const uint8_t *pass, size_t pass_len, ca_rng *rng,
+                    cli_ocsp_id **out)
+{
+    char path[4096];
+    uint8_t *pem = NULL;
+    size_t len = 0;
+    ca_key *key = NULL;
+    ca_cert_info info;
+    cli_ocsp_id *id = calloc(1, sizeof(*id));
+    ZTCA_ENSURE(id != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    ztca_rc rc = cli_path(path, sizeof(path), dir, "private/ocsp.key")
+                     ? cli_read_key_file(path, &pem, &len)
+                     : ZTCA_NOTE(ZTCA_ERR_BAD_INPUT, "path too long", 0);
+    if (ZTCA_IS_OK(rc)) {
+        rc = ca_key_parse(&key, pem, len, pass, pass_len);
+        ztca_free_secret(pem, len + 1);
+    }
+    if (ZTCA_IS_OK(rc)) {
+        rc = ca_signer_new(&id->signer, key, rng);
+        key = ZTCA_IS_OK(rc) ? NULL : key;
+    }
+    if (ZTCA_IS_OK(rc)) {
+        rc = cli_serve_read_cert(dir, "ca/ocsp.pem", &id->cert_der, &id->cert_len);
+    }
+    if (ZTCA_IS_OK(rc)) {
+        rc = ca_cert_info_parse(&info, id->cert_der, id->cert_len);
+    }
+    ca_key_free(key);
+    if (!ZTCA_IS_OK(rc)) {
+        ca_signer_free(id->signer);
+        ztca_free(id->cert_der);
+        free(id);
+        return rc;
+    }
+    id->not_after = info.not_after;
+    id->pub = (api_ocsp_signer){ id->signer, id->cert_der, id->cert_len };
+    *out = id;
+    return ZTCA_RC_OK;
+}
+
+/* Rotation (RFC 6960 4.2.2.2.1: a delegated responder certificate with id-pkix-ocsp-nocheck is
+ * short-lived): a new key and certificate before the old one expires, recorded in the store,
+ * written over ca/ocsp.pem and private/ocsp.key, then published. Answers signed by the old
+ * identity stay valid: its certificate outlives their nextUpdate by renew_before. */
+static ztca_rc
+cli_serve_rotate_ocsp(cli_serve_state *s, const char *dir, const ca_config *cfg,
+                      const uint8_t *pass, size_t pass_len, bool *out_rotated)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    cli_ocsp_id *cur = s->ocsp[s->num_ocsp - 1];
+    ca_key *key = NULL;
+    ca_signer *signer = NULL;
+    uint8_t *spki = NULL;
+    size_t spki_len = 0;
+    char *key_pem = NULL, *cert_pem = NULL, *detail = NULL;
+    size_t key_pem_len = 0, cert_pem_len = 0;
+    char path[4096], actor[64];
+    ca_issued cert;
+    ca_issued_init(&cert);
+    cli_ocsp_id *id = NULL;
+    *out_rotated = false;
+    if (cur->not_after - ztca_now() > cfg->ocsp_renew_before) {
+        return ZTCA_RC_OK;
+    }
+    id = calloc(1, sizeof(*id));
+    ZTCA_REQUIRE(id != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    ZTCA_REQUIRE(s->num_ocsp < CLI_SERVE_MAX_SIGNERS, ZTCA_ERR_INTERNAL,
+                 "too many OCSP signer rotations in one run");
+    ZTCA_CHECK(ca_key_generate(&key, s->rng, cfg->key_type));
+    ZTCA_CHECK(ca_key_spki(key, &spki, &spki_len));
+    ZTCA_CHECK(ca_key_write_pem(&key_pem, &key_pem_len, key, s->rng, pass, pass_len));
+    ca_issue_req req = { .profile = ca_profile_get(CA_PROFILE_OCSP),
+                         .spki = spki,
+                         .spki_len = spki_len };
+    ZTCA_CHECK(ca_issue(&cert, s->issuer, cfg, s->rng, &req));
+    store_cert c;
+    store_cert_init(&c);
+    snprintf(c.serial, sizeof(c.serial), "%s", cert.serial_hex);
+    snprintf(c.profile, sizeof(c.profile), "ocsp");
+    c.not_before = cert.not_before;
+    c.not_after = cert.not_after;
+    c.der = cert.der;
+    c.der_len = cert.der_len;
+    snprintf(actor, sizeof(actor), "system:serve");
+    ZTCA_CHECK(cli_store_issue_detail(&detail, "ztca serve (OCSP signer rotation)", &c, ""));
+    store_audit_event ev = { actor, "cert.issue", c.serial, detail, 0 };
+    ZTCA_CHECK(store_cert_insert(s->st, &c, &ev));
+    ZTCA_CHECK(ztca_pem_encode(&cert_pem, &cert_pem_len, "CERTIFICATE", cert.der, cert.der_len));
+    /* The key first: a crash in between leaves a key without its certificate, which the next
+     * start rotates away, never a certificate without its key. */
+    ZTCA_REQUIRE(cli_path(path, sizeof(path), dir, "private/ocsp.key"), ZTCA_ERR_BAD_INPUT,
+                 "path too long");
+    ZTCA_CHECK(cli_write_file(path, 0600, key_pem, key_pem_len));
+    ZTCA_REQUIRE(cli_path(path, sizeof(path), dir, "ca/ocsp.pem"), ZTCA_ERR_BAD_INPUT,
+                 "path too long");
+    ZTCA_CHECK(cli_write_file(path, 0644, cert_pem, cert_pem_len));
+
+    ZTCA_CHECK(ca_signer_new(&signer, key, s->rng));
+    key = NULL;
+    id->signer = signer;
+    signer = NULL;
+    id->cert_der = cert.der;
+    id->cert_len = cert.der_len;
+    cert.der = NULL;
+    id->not_after = cert.not_after;
+    id->pub = (api_ocsp_signer){ id->signer, id->cert_der, id->cert_len };
+    ztca_log(ZTCA_LOG_INFO, "event=ocsp_signer_rotated serial=%s not_after=%lld", cert.serial_hex,
+             (long long)id->not_after);
+    s->ocsp[s->num_ocsp++] = id;
+    id = NULL; /* NOLINT(clang-analyzer-unix.Malloc): owned by s->ocsp now */
+    *out_rotated = true;
+out:
+    free(id); /* only on failure, before it holds anything */
+    ca_key_free(key);
+    ca_signer_free(signer);
+    ztca_free(spki);
+    ztca_free_secret(key_pem, key_pem_len);
+    ztca_free(cert_pem);
+    free(detail);
+    ca_issued_free(&cert);
     return rc;
 }
 
@@ -159,6 +331,24 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
         goto out;
     }
 
+    cli_ocsp_id *first = NULL;
+    rc = cli_serve_read_cert(dir, "ca/intermediate.pem", &s.issuer_der, &s.issuer_der_len);
+    if (ZTCA_IS_OK(rc)) {
+        rc = cli_serve_load_ocsp(dir, pass, pass_len, s.rng, &first);
+    }
+    if (!ZTCA_IS_OK(rc)) {
+        status =
+            cli_fail("serve", "cannot load the OCSP signer (ca/ocsp.pem, private/ocsp.key)", rc);
+        goto out;
+    }
+    s.ocsp[s.num_ocsp++] = first;
+    bool rotated = false;
+    rc = cli_serve_rotate_ocsp(&s, dir, cfg, pass, pass_len, &rotated);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "cannot renew the OCSP signer", rc);
+        goto out;
+    }
+
     /* Every thread the server starts inherits this mask: signals reach only sigwait below. */
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
@@ -167,6 +357,8 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     sigaddset(&sigs, SIGPIPE);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+    const uint8_t *issuer_certs[1] = { s.issuer_der };
+    size_t issuer_lens[1] = { s.issuer_der_len };
     api_app app = { .cfg = cfg,
                     .rng = s.rng,
                     .issuer = s.issuer,
@@ -175,7 +367,11 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                     .chain_pem = s.chain_pem,
                     .tls_cert_pem = s.tls_cert_pem,
                     .tls_key_pem = s.tls_key_pem,
-                    .tls_trust_pem = s.chain_pem };
+                    .tls_trust_pem = s.chain_pem,
+                    .issuer_certs = issuer_certs,
+                    .issuer_cert_lens = issuer_lens,
+                    .num_issuer_certs = 1,
+                    .ocsp_signer = &s.ocsp[s.num_ocsp - 1]->pub };
     api_listen listen = { .https = https, .http = http, .threads = threads };
     rc = api_server_start(&srv, &app, &listen);
     if (!ZTCA_IS_OK(rc)) {
@@ -186,9 +382,31 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
              https != NULL ? https : "none", http != NULL ? http : "none", shown,
              cfg->trust_domain);
 
+    ztca_time next_purge = 0;
     for (;;) {
-        int sig = 0;
-        if (sigwait(&sigs, &sig) != 0) {
+        struct timespec tick = { CLI_SERVE_TICK_S, 0 };
+        int sig = sigtimedwait(&sigs, NULL, &tick);
+        if (sig < 0) {
+            /* Periodic work, on the configuration now in force. */
+            const ca_config *now_cfg = s.configs[s.num_configs - 1];
+            rc = cli_serve_rotate_ocsp(&s, dir, now_cfg, pass, pass_len, &rotated);
+            if (!ZTCA_IS_OK(rc)) {
+                ztca_log(ZTCA_LOG_ERROR, "event=ocsp_rotation_failed what=\"%s\"",
+                         ztca_last_what());
+            } else if (rotated) {
+                api_server_set_ocsp_signer(srv, &s.ocsp[s.num_ocsp - 1]->pub);
+            }
+            if (ztca_now() >= next_purge) {
+                store_purge_stats ps;
+                rc = store_purge(s.st, ztca_now() - STORE_RETENTION_DEFAULT, 1000, 10, &ps);
+                if (ZTCA_IS_OK(rc) && ps.certs + ps.tokens + ps.signals + ps.changes > 0) {
+                    ztca_log(ZTCA_LOG_INFO,
+                             "event=purged certs=%zu tokens=%zu signals=%zu "
+                             "changes=%zu",
+                             ps.certs, ps.tokens, ps.signals, ps.changes);
+                }
+                next_purge = ztca_now() + 3600;
+            }
             continue;
         }
         if (sig == SIGPIPE) {

@@ -27,10 +27,11 @@ der_min_len_octets(size_t len)
 static ztca_rc
 der_read_tlv(const der_cur *c, uint8_t tag, der_cur *out_contents, size_t *out_hdr_len)
 {
+    size_t len = 0;
+    /* First: an empty cursor may have a NULL pointer, and NULL + 0 is undefined in C. */
+    ZTCA_ENSURE(c->len >= 2, ZTCA_ERR_BAD_INPUT, "DER: truncated element");
     unsigned char *p = (unsigned char *)(uintptr_t)c->p; /* mbedTLS takes non-const; reads only */
     const unsigned char *end = c->p + c->len;
-    size_t len = 0;
-    ZTCA_ENSURE(c->len >= 2, ZTCA_ERR_BAD_INPUT, "DER: truncated element");
     ZTCA_ENSURE((tag & 0x1f) != 0x1f, ZTCA_ERR_INTERNAL, "DER: high tag numbers are not used");
     ZTCA_ENSURE(c->p[0] == tag, ZTCA_ERR_BAD_INPUT, "DER: unexpected tag");
     ZTCA_ENSURE(mbedtls_asn1_get_tag(&p, end, &len, tag) == 0, ZTCA_ERR_BAD_INPUT,

@@ -18,7 +18,10 @@ fuzz_config_equal(const ca_config *a, const ca_config *b)
     return strcmp(a->trust_domain, b->trust_domain) == 0
            && strcmp(a->public_url, b->public_url) == 0 && strcmp(a->api_url, b->api_url) == 0
            && a->key_type == b->key_type && a->encrypted_keys == b->encrypted_keys
-           && strcmp(a->store, b->store) == 0 && a->identity_extension == b->identity_extension;
+           && strcmp(a->store, b->store) == 0 && a->identity_extension == b->identity_extension
+           && a->ocsp_validity == b->ocsp_validity && a->ocsp_max_age == b->ocsp_max_age
+           && a->ocsp_cache_entries == b->ocsp_cache_entries
+           && a->ocsp_renew_before == b->ocsp_renew_before && a->crl_validity == b->crl_validity;
 }
 
 int

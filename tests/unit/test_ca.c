@@ -31,7 +31,7 @@ static ca_config
 test_config(void)
 {
     ca_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
+    ca_config_defaults(&cfg);
     snprintf(cfg.trust_domain, sizeof(cfg.trust_domain), "corp.example");
     snprintf(cfg.public_url, sizeof(cfg.public_url), "http://ca.corp.example:8080");
     snprintf(cfg.api_url, sizeof(cfg.api_url), "https://ca.corp.example:8443");

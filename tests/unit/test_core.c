@@ -78,6 +78,14 @@ test_time_tlv(uint8_t tag, const char *text, size_t *out_len)
 static void
 test_der_read_sequence(void)
 {
+    /* An empty cursor may carry a NULL pointer (an empty HTTP body): refused, no pointer
+     * arithmetic on NULL (UBSan checks). */
+    der_cur empty = der_cur_make(NULL, 0);
+    der_cur out;
+    UNIT_ASSERT_ERR(der_get(&empty, &out, DER_SEQUENCE), ZTCA_ERR_BAD_INPUT);
+    uint8_t any_tag = 0;
+    UNIT_ASSERT_ERR(der_get_any(&empty, &any_tag, NULL, NULL), ZTCA_ERR_BAD_INPUT);
+
     /* SEQUENCE { INTEGER 5, OCTET STRING ab cd, NULL }, then BOOLEAN TRUE */
     static const uint8_t der[] = { 0x30, 0x09, 0x02, 0x01, 0x05, 0x04, 0x02,
                                    0xab, 0xcd, 0x05, 0x00, 0x01, 0x01, 0xff };
