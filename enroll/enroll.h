@@ -1,0 +1,342 @@
+/* enroll.h: workload identities for CI jobs from OIDC ID tokens (issue 9; docs/workload.md).
+ *
+ * Pure: bytes in, bytes out. No network or file I/O, no logging, no store: the caller (api/)
+ * fetches JWKS documents, keeps the provisioners and the replay cache in the store, and logs.
+ *
+ * Layers, each usable on its own:
+ *   - base64url (RFC 4648 5), strict: enroll_b64url_decode / _encode
+ *   - JWKS (RFC 7517): enroll_jwks_parse, keys converted once to DER SubjectPublicKeyInfo
+ *   - compact JWS (RFC 7515 7.1): enroll_jws_verify, signatures through ca_verify
+ *   - the OIDC provisioner: config (enroll_provisioner_*) and the claim checks, SAN template and
+ *     replay key (enroll_oidc_verify)
+ *
+ * Refusals of a token are ZTCA_ERR_DENIED together with an enroll_failure that names one stable
+ * enroll_reason; api/ answers each reason with its own problem type (401). Any other error code
+ * (NOMEM, INTERNAL, CRYPTO from a failing hash) is ours, never the client's (5xx), and leaves the
+ * reason at ENROLL_REASON_NONE. */
+#ifndef ZTCA_ENROLL_ENROLL_H
+#define ZTCA_ENROLL_ENROLL_H
+
+#include "ca/ca.h"
+#include "core/core.h"
+
+#define ENROLL_TOKEN_MAX        ((size_t)16 * 1024)  /* compact JWS, bytes */
+#define ENROLL_JWKS_MAX         ((size_t)256 * 1024) /* JWKS document, bytes */
+#define ENROLL_JWKS_MAX_KEYS    64                   /* entries of "keys", usable or not */
+#define ENROLL_PROVISIONER_MAX  (ENROLL_JWKS_MAX + (size_t)16 * 1024) /* config JSON */
+#define ENROLL_KID_MAX          256                                   /* "kid" characters */
+#define ENROLL_URL_MAX          256 /* issuer and JWKS URL characters */
+#define ENROLL_AUD_MAX          256 /* audience characters */
+#define ENROLL_SUB_MAX          512 /* "sub" characters */
+#define ENROLL_JTI_MAX          256 /* "jti" characters */
+#define ENROLL_CLAIM_NAME_MAX   64  /* [A-Za-z0-9_]{1,64} */
+#define ENROLL_CLAIM_VALUE_MAX  256 /* a required claim's value */
+#define ENROLL_MAX_REQUIRE      16  /* required claims per provisioner */
+#define ENROLL_MAX_AUD          16  /* entries of an "aud" array */
+#define ENROLL_SAN_MAX          400 /* template characters */
+#define ENROLL_MAX_PLACEHOLDERS 16  /* {claim} placeholders per template */
+#define ENROLL_WORKLOAD_MAX     200 /* ca_workload_path_is_valid's limit */
+
+#define ENROLL_SKEW_DEFAULT       60 /* seconds of clock skew tolerated */
+#define ENROLL_SKEW_MAX           300
+#define ENROLL_TTL_DEFAULT        900 /* certificate TTL: 15 minutes ... */
+#define ENROLL_TTL_MIN            60
+#define ENROLL_TTL_MAX            3600             /* ... at most 1 hour (profile workload) */
+#define ENROLL_TOKEN_MAX_AGE      ((int64_t)86400) /* now - iat, beyond the skew */
+#define ENROLL_TOKEN_MAX_LIFETIME ((int64_t)86400) /* exp - now, beyond the skew */
+#define ENROLL_REPLAY_KEY_LEN     64               /* lowercase hex of a SHA-256 */
+
+/* ---- refusal reasons ---------------------------------------------------------------------- */
+
+/* enroll_reason: why a token was refused. The values and names are stable (problem types and
+ * metrics are derived from the names): append new ones, never renumber. */
+typedef enum enroll_reason {
+    ENROLL_REASON_NONE = 0,
+    ENROLL_REASON_TOKEN_TOO_LARGE = 1,      /* more than ENROLL_TOKEN_MAX bytes */
+    ENROLL_REASON_TOKEN_MALFORMED = 2,      /* not 3 strict base64url parts, bad JSON, dup keys */
+    ENROLL_REASON_ALG_NONE = 3,             /* "alg": "none" (any case) */
+    ENROLL_REASON_ALG_HMAC = 4,             /* "alg": "HS*": never with public keys */
+    ENROLL_REASON_ALG_NOT_ALLOWED = 5,      /* unknown, or not in the provisioner's list */
+    ENROLL_REASON_TYP_INVALID = 6,          /* "typ" present and not JWT */
+    ENROLL_REASON_CRIT_UNSUPPORTED = 7,     /* "crit" present (RFC 7515 4.1.11) */
+    ENROLL_REASON_KID_MISSING = 8,          /* no "kid" and the JWKS has several keys */
+    ENROLL_REASON_KID_UNKNOWN = 9,          /* no key with that "kid" (caller may refresh) */
+    ENROLL_REASON_KEY_MISMATCH = 10,        /* key type, curve or JWK "alg" does not fit "alg" */
+    ENROLL_REASON_SIGNATURE_MALFORMED = 11, /* wrong length (e.g. DER for ES256) */
+    ENROLL_REASON_SIGNATURE_INVALID = 12,   /* does not verify */
+    ENROLL_REASON_CLAIM_INVALID = 13,       /* a claim has the wrong type or is out of range */
+    ENROLL_REASON_ISSUER_MISMATCH = 14,     /* "iss" is not the provisioner's issuer */
+    ENROLL_REASON_AUDIENCE_MISMATCH = 15,   /* "aud" does not contain the audience */
+    ENROLL_REASON_EXPIRED = 16,             /* now >= exp + skew */
+    ENROLL_REASON_NOT_YET_VALID = 17,       /* now + skew < nbf */
+    ENROLL_REASON_IAT_FUTURE = 18,          /* iat > now + skew */
+    ENROLL_REASON_IAT_TOO_OLD = 19,         /* now - iat > ENROLL_TOKEN_MAX_AGE + skew */
+    ENROLL_REASON_TOKEN_LIFETIME = 20,      /* exp - now > ENROLL_TOKEN_MAX_LIFETIME + skew */
+    ENROLL_REASON_CLAIM_MISSING = 21,       /* a required or template claim is absent */
+    ENROLL_REASON_CLAIM_MISMATCH = 22,      /* a required claim has another value */
+    ENROLL_REASON_CLAIM_CHARSET = 23,    /* a template claim's value breaks the character rules */
+    ENROLL_REASON_TEMPLATE_INVALID = 24, /* the template does not fit this trust domain */
+    ENROLL_REASON_SAN_INVALID = 25,      /* the rendered URI is not a valid workload SPIFFE ID */
+    ENROLL_REASON_REPLAYED = 26,         /* not produced here: the caller's replay cache */
+} enroll_reason;
+
+#define ENROLL_REASON_COUNT 27
+
+/* enroll_reason_name: the stable lower-case name, e.g. "alg_none"; "unknown" out of range. */
+const char *enroll_reason_name(enroll_reason r);
+
+/* enroll_failure: what a refusal says. `claim` names the claim concerned ("exp", "repository")
+ * or is "" (a header or signature problem); it comes from the provisioner or from RFC 7519, never
+ * from the token, so it can go into a problem detail as it is. */
+typedef struct enroll_failure {
+    enroll_reason reason;
+    char claim[ENROLL_CLAIM_NAME_MAX + 1];
+} enroll_failure;
+
+void enroll_failure_init(enroll_failure *f);
+
+/* ---- algorithms --------------------------------------------------------------------------- */
+
+/* enroll_alg: the JWS algorithms ztca verifies (RFC 7518 3.3, 3.4), as bits of a set. */
+typedef enum enroll_alg {
+    ENROLL_ALG_RS256 = 1u << 0,
+    ENROLL_ALG_RS384 = 1u << 1,
+    ENROLL_ALG_ES256 = 1u << 2,
+    ENROLL_ALG_ES384 = 1u << 3,
+} enroll_alg;
+
+#define ENROLL_ALGS_DEFAULT ((unsigned)(ENROLL_ALG_RS256 | ENROLL_ALG_ES256))
+#define ENROLL_ALGS_ALL \
+    ((unsigned)(ENROLL_ALG_RS256 | ENROLL_ALG_RS384 | ENROLL_ALG_ES256 | ENROLL_ALG_ES384))
+
+/* enroll_alg_name: "RS256", ...; "" for anything else. */
+const char *enroll_alg_name(enroll_alg alg);
+/* enroll_alg_parse: exactly "RS256", "RS384", "ES256" or "ES384" (case-sensitive, RFC 7515
+ * 4.1.1); UNSUPPORTED for anything else, "none" and HMAC included. */
+ZTCA_RC enroll_alg_parse(enroll_alg *out, const char *s);
+
+/* ---- base64url ---------------------------------------------------------------------------- */
+
+/* enroll_b64url_decode: RFC 4648 5 without padding (RFC 7515 2): only [A-Za-z0-9_-], a length
+ * that is not 1 mod 4, zero trailing bits (one value, one encoding). `in` need not be
+ * NUL-terminated; empty input decodes to zero bytes. *out is malloc'd (free it), also when
+ * *out_len is 0. BAD_INPUT or NOMEM; nothing written on failure. */
+ZTCA_RC enroll_b64url_decode(uint8_t **out, size_t *out_len, const char *in, size_t in_len);
+/* enroll_b64url_encode: the inverse, NUL-terminated, malloc'd. */
+ZTCA_RC enroll_b64url_encode(char **out, size_t *out_len, const uint8_t *in, size_t in_len);
+
+/* ---- JWKS --------------------------------------------------------------------------------- */
+
+/* enroll_jwk: one usable verification key, converted at load. Read-only, owned by its set. */
+typedef struct enroll_jwk {
+    char kid[ENROLL_KID_MAX + 1]; /* "" when the JWK has no "kid" */
+    bool has_kid;
+    ca_pk_kind kind;     /* CA_PK_RSA or CA_PK_EC */
+    size_t bits;         /* modulus bits, or 256/384 */
+    unsigned algs;       /* the algorithms it may verify: its "alg", else all that fit it */
+    const uint8_t *spki; /* DER SubjectPublicKeyInfo */
+    size_t spki_len;
+} enroll_jwk;
+
+typedef struct enroll_jwks enroll_jwks;
+
+/* enroll_jwks_parse: a JWK Set {"keys": [...]} of at most ENROLL_JWKS_MAX bytes and
+ * ENROLL_JWKS_MAX_KEYS entries, parsed strictly (duplicate JSON members refused).
+ * Keys ztca cannot use for verifying signatures are skipped and counted: another "kty" (oct,
+ * OKP), another curve (P-521, secp256k1), "use" other than "sig", "key_ops" without "verify",
+ * an "alg" ztca does not verify (RS512, PS256, RSA-OAEP), RSA outside 2048..4096 bits.
+ * The whole set is refused (BAD_INPUT) for anything broken: not an object, no "keys" array,
+ * wrong member types, bad base64url, RSA "n"/"e" with leading zero octets (RFC 7518 2,
+ * Base64urlUInt), EC coordinates not of the curve's full length (RFC 7518 6.2.1.2) or not a point
+ * on the curve, an "alg" that does not fit the key, private key members ("d", "p", ...),
+ * duplicate "kid"s among the usable keys, too many entries or bytes. UNSUPPORTED when no usable
+ * key is left. On success *out is the caller's (enroll_jwks_free). */
+ZTCA_RC enroll_jwks_parse(enroll_jwks **out, const uint8_t *json, size_t json_len);
+void enroll_jwks_free(enroll_jwks *jwks);
+size_t enroll_jwks_num_keys(const enroll_jwks *jwks);    /* usable keys, >= 1 */
+size_t enroll_jwks_num_skipped(const enroll_jwks *jwks); /* entries skipped as unusable */
+/* enroll_jwks_get: key i < num_keys, borrowed from the set; NULL out of range. */
+const enroll_jwk *enroll_jwks_get(const enroll_jwks *jwks, size_t i);
+/* enroll_jwks_find: the key with this exact "kid"; NULL when there is none. */
+const enroll_jwk *enroll_jwks_find(const enroll_jwks *jwks, const char *kid);
+
+/* enroll_jwks_cache: a JWKS fetched from a URL, with the refresh rules of issue 9 and no I/O:
+ * the caller asks enroll_jwks_cache_needs_fetch, fetches (libcurl), then reports the body or the
+ * failure. A failed fetch or an invalid body keeps the previous keys. Not thread safe: the caller
+ * serializes access (a mutex around get + verify + update). */
+typedef struct enroll_jwks_cache {
+    enroll_jwks *jwks;      /* owned; NULL until a document loaded */
+    ztca_time loaded_at;    /* last successful load */
+    ztca_time attempted_at; /* last fetch attempt, successful or not */
+    bool attempted;
+    int64_t min_interval; /* seconds between attempts (ENROLL_JWKS_MIN_INTERVAL) */
+    int64_t max_age;      /* refetch keys older than this (ENROLL_JWKS_MAX_AGE) */
+} enroll_jwks_cache;
+
+#define ENROLL_JWKS_MIN_INTERVAL 60   /* at most one fetch a minute, even on unknown kids */
+#define ENROLL_JWKS_MAX_AGE      3600 /* keys are refetched hourly (rotation) */
+
+void enroll_jwks_cache_init(enroll_jwks_cache *c);
+void enroll_jwks_cache_free(enroll_jwks_cache *c);
+/* enroll_jwks_cache_needs_fetch: true when a fetch should happen now: nothing loaded yet, keys
+ * older than max_age, or `kid_unknown` (a token named a kid the keys lack); and in every case at
+ * least min_interval after the previous attempt (a clock that went backwards counts as elapsed). */
+bool enroll_jwks_cache_needs_fetch(const enroll_jwks_cache *c, ztca_time now, bool kid_unknown);
+/* enroll_jwks_cache_update: parses a fetched body (enroll_jwks_parse); on success it replaces the
+ * keys. The attempt is recorded either way; on failure the old keys stay and the error returns. */
+ZTCA_RC enroll_jwks_cache_update(enroll_jwks_cache *c, ztca_time now, const uint8_t *body,
+                                 size_t body_len);
+/* enroll_jwks_cache_fetch_failed: records a failed fetch (network, HTTP status). */
+void enroll_jwks_cache_fetch_failed(enroll_jwks_cache *c, ztca_time now);
+/* enroll_jwks_cache_get: the current keys, borrowed until the next update or free; may be NULL. */
+const enroll_jwks *enroll_jwks_cache_get(const enroll_jwks_cache *c);
+
+/* ---- compact JWS -------------------------------------------------------------------------- */
+
+/* enroll_jws: a verified JWS. */
+typedef struct enroll_jws {
+    enroll_alg alg;
+    char kid[ENROLL_KID_MAX + 1]; /* the verifying key's "kid", "" when it has none */
+    uint8_t *payload;             /* owned (malloc'd): the verified payload octets */
+    size_t payload_len;
+    /* SHA-256 of the JWS Signing Input (header "." payload): identifies the signed content
+     * whatever the signature bytes (ECDSA signatures are malleable), used as the replay key. */
+    uint8_t input_hash[32];
+} enroll_jws;
+
+void enroll_jws_init(enroll_jws *jws);
+void enroll_jws_free(enroll_jws *jws);
+
+/* enroll_jws_verify: decodes and verifies a JWS Compact Serialization (RFC 7515 7.1) against
+ * `jwks` with one of the algorithms in `algs`; the payload is returned, not interpreted.
+ * Checks, in this order, each with its reason: size (TOKEN_TOO_LARGE); exactly three strict
+ * base64url parts with a non-empty header and payload, a header that is a JSON object without
+ * duplicate members and with a string "alg" (TOKEN_MALFORMED); "alg" none (ALG_NONE), HS*
+ * (ALG_HMAC), anything else not in `algs` (ALG_NOT_ALLOWED); "crit" (CRIT_UNSUPPORTED); "typ"
+ * other than JWT or application/jwt, any case (TYP_INVALID); the key by "kid", or the only key when
+ * there is no "kid" (KID_UNKNOWN, KID_MISSING); key type, curve and the JWK's "alg" against "alg"
+ * (KEY_MISMATCH); signature length: the modulus length for RS*, raw r||s of 64 or 96 octets for
+ * ES256/ES384 (SIGNATURE_MALFORMED); the signature (SIGNATURE_INVALID). "jku", "x5u", "jwk" and
+ * "x5c" are ignored: keys come from the JWKS only. DENIED with *out_fail set for those; NOMEM,
+ * INTERNAL otherwise. *out is written only on success (enroll_jws_free it). */
+ZTCA_RC enroll_jws_verify(enroll_jws *out, enroll_failure *out_fail, const enroll_jwks *jwks,
+                          unsigned algs, const char *token, size_t token_len);
+
+/* enroll_jwt_peek_issuer: the "iss" of a token, NOT verified: only to choose the provisioner
+ * whose keys then verify it. BAD_INPUT when the token is not three strict base64url parts with a
+ * JSON object payload that has a string "iss" shorter than out_size. */
+ZTCA_RC enroll_jwt_peek_issuer(char *out, size_t out_size, const char *token, size_t token_len);
+
+/* ---- provisioners ------------------------------------------------------------------------- */
+
+typedef struct enroll_require {
+    char claim[ENROLL_CLAIM_NAME_MAX + 1];
+    char value[ENROLL_CLAIM_VALUE_MAX + 1];
+} enroll_require;
+
+/* enroll_provisioner: an OIDC provisioner (`ztca provisioner add NAME --type oidc ...`). Keys come
+ * either from `jwks_uri` (fetched by the caller, enroll_jwks_cache) or from an inline JWKS stored
+ * with the provisioner (`--jwks FILE`: the CLI reads the file, so every node has the same keys). */
+typedef struct enroll_provisioner {
+    char name[CA_NAME_MAX + 1];      /* ca_name_is_valid */
+    char issuer[ENROLL_URL_MAX + 1]; /* exact "iss"; https URL (http only for loopback) */
+    char audience[ENROLL_AUD_MAX + 1];
+    char jwks_uri[ENROLL_URL_MAX + 1]; /* "" when the JWKS is inline */
+    char *jwks_json;   /* owned: the inline JWKS as compact JSON with sorted keys, or NULL */
+    enroll_jwks *jwks; /* owned: jwks_json parsed, or NULL */
+    char san[ENROLL_SAN_MAX + 1]; /* "spiffe://TD/workload/..." with {claim} placeholders */
+    unsigned algs;                /* ENROLL_ALG_* set, not empty */
+    enroll_require require[ENROLL_MAX_REQUIRE];
+    size_t num_require;
+    int64_t max_ttl;    /* certificate TTL cap, ENROLL_TTL_MIN..ENROLL_TTL_MAX seconds */
+    int64_t clock_skew; /* 0..ENROLL_SKEW_MAX seconds */
+} enroll_provisioner;
+
+/* enroll_provisioner_init: the zero state with the defaults (algs RS256+ES256, max_ttl 15m,
+ * clock_skew 60 s); fill the strings, then check or write it. */
+void enroll_provisioner_init(enroll_provisioner *p);
+void enroll_provisioner_free(enroll_provisioner *p);
+
+/* enroll_provisioner_check: BAD_INPUT (with a ztca_last_what) unless every field is valid:
+ * name (ca_name_is_valid), issuer and jwks_uri (https://HOST[:PORT][/PATH], http:// only for
+ * localhost, 127.0.0.1 and [::1]; no query, fragment or user info), exactly one of jwks_uri and an
+ * inline JWKS, audience (1..256 printable ASCII, no spaces), template (see docs/workload.md:
+ * spiffe://TD/workload/ then literal [A-Za-z0-9._-/] and {claim} placeholders, at least one
+ * placeholder or one required claim), required claims (unique names [A-Za-z0-9_]{1,64}, values
+ * of 1..256 printable ASCII characters), algs, max_ttl and clock_skew in range. */
+ZTCA_RC enroll_provisioner_check(const enroll_provisioner *p);
+
+/* enroll_provisioner_set_jwks: parses `json` (enroll_jwks_parse) and stores it inline, replacing
+ * jwks_uri and any previous inline JWKS. On failure `p` is unchanged. */
+ZTCA_RC enroll_provisioner_set_jwks(enroll_provisioner *p, const uint8_t *json, size_t json_len);
+
+/* enroll_provisioner_add_require: one "CLAIM=VALUE" (the CLI's --require). BAD_INPUT for a bad
+ * name or value, a duplicate claim or more than ENROLL_MAX_REQUIRE. */
+ZTCA_RC enroll_provisioner_add_require(enroll_provisioner *p, const char *claim_eq_value);
+
+/* enroll_provisioner_parse: the stored JSON object (at most ENROLL_PROVISIONER_MAX bytes):
+ *   {"name", "type": "oidc", "issuer", "audience", "jwks_uri" | "jwks": {JWKS}, "san",
+ *    "algorithms": [..] (default ["RS256","ES256"]), "require": {"claim": "value", ...} (default
+ *    none), "max_ttl": seconds (default 900), "clock_skew": seconds (default 60)}
+ * Unknown members, duplicate members and wrong types are refused (a misspelt "require" must not
+ * silently drop a restriction), then enroll_provisioner_check. On success the result is moved
+ * into *out, which must not own anything yet (fresh from enroll_provisioner_init, or freed);
+ * on failure *out is untouched. */
+ZTCA_RC enroll_provisioner_parse(enroll_provisioner *out, const uint8_t *json, size_t json_len);
+
+/* enroll_provisioner_write: the canonical compact JSON (sorted keys, every member written) of a
+ * valid provisioner; parse(write(p)) gives p back. malloc'd, NUL-terminated. */
+ZTCA_RC enroll_provisioner_write(char **out, size_t *out_len, const enroll_provisioner *p);
+
+/* enroll_provisioner_ttl: the certificate TTL for a request: `requested` 0 means
+ * min(ENROLL_TTL_DEFAULT, max_ttl); anything above max_ttl is capped to it (never beyond
+ * ENROLL_TTL_MAX). It does not depend on the token's exp (docs/workload.md). BAD_INPUT when
+ * requested < 0. */
+ZTCA_RC enroll_provisioner_ttl(const enroll_provisioner *p, int64_t requested, int64_t *out);
+
+/* ---- verification ------------------------------------------------------------------------- */
+
+/* enroll_verdict: what an accepted token grants. */
+typedef struct enroll_verdict {
+    char provisioner[CA_NAME_MAX + 1];
+    char issuer[ENROLL_URL_MAX + 1];
+    char subject[ENROLL_SUB_MAX + 1]; /* "sub" */
+    enroll_alg alg;
+    char kid[ENROLL_KID_MAX + 1];
+    /* owned (malloc'd, free() it; enroll_verdict_free does): compact JSON object with sorted keys
+     * of the claims used: iss, sub, aud (the matching audience), exp, and iat, nbf, jti when
+     * present, the required claims and the template claims. For the audit log. */
+    char *claims_json;
+    char uri[CA_URL_MAX];                   /* spiffe://TD/workload/PATH */
+    char workload[ENROLL_WORKLOAD_MAX + 1]; /* PATH, for ca_identity.workload */
+    /* The caller refuses a key it has seen (REPLAYED) and remembers it until replay_until. It is
+     * hex SHA-256 of ("ztca-oidc-jti" NUL iss NUL jti) with a jti, else hex SHA-256 of the JWS
+     * Signing Input (enroll_jws.input_hash): never of the whole token, whose ECDSA signature
+     * bytes an attacker can change (s -> n - s) without invalidating it. */
+    char replay_key[ENROLL_REPLAY_KEY_LEN + 1];
+    bool replay_from_jti;
+    ztca_time expires;      /* the token's exp */
+    ztca_time replay_until; /* exp + clock skew: until then the token would be accepted */
+    int64_t max_ttl;        /* the provisioner's cap (enroll_provisioner_ttl) */
+} enroll_verdict;
+
+void enroll_verdict_init(enroll_verdict *v);
+void enroll_verdict_free(enroll_verdict *v);
+
+/* enroll_oidc_verify: the whole check of an OIDC ID token for provisioner `p`, at time `now`,
+ * with `jwks` (NULL: the provisioner's inline JWKS) and the CA's `trust_domain`:
+ * enroll_jws_verify with p->algs, then the payload (a JSON object without duplicate members:
+ * TOKEN_MALFORMED), then the claims: iss (exact), aud (string or array containing p->audience),
+ * exp (required), nbf, iat (optional) with p->clock_skew, sub (required string), jti (optional
+ * string), the required claims (exact strings), the template claims (strings within the character
+ * rules) and the rendered URI (ca_workload_path_is_valid, under spiffe://trust_domain/workload/).
+ * A missing claim is CLAIM_MISSING, a claim of the wrong type or size CLAIM_INVALID, each other
+ * refusal its own reason (see enroll_reason). DENIED with *out_fail set for a refusal; NOMEM,
+ * INTERNAL (no keys, invalid provisioner) otherwise. *out is written only on success. The replay
+ * check itself is the caller's (enroll_verdict.replay_key). */
+ZTCA_RC enroll_oidc_verify(enroll_verdict *out, enroll_failure *out_fail,
+                           const enroll_provisioner *p, const enroll_jwks *jwks,
+                           const char *trust_domain, const char *token, size_t token_len,
+                           ztca_time now);
+
+#endif /* ZTCA_ENROLL_ENROLL_H */
