@@ -23,6 +23,9 @@ const api_route api_routes[] = {
     { "POST", "/v1/devices/{}/revoke", api_h_devices_revoke, API_AUTH_ADMIN, 4 * KIB, false,
       false },
     { "GET", "/v1/audit", api_h_audit_list, API_AUTH_ADMIN, 0, false, false },
+    { "POST", "/v1/provisioners", api_h_provisioners_add, API_AUTH_ADMIN, 320 * KIB, false, false },
+    { "GET", "/v1/provisioners", api_h_provisioners_list, API_AUTH_ADMIN, 0, false, false },
+    { "DELETE", "/v1/provisioners/{}", api_h_provisioners_remove, API_AUTH_ADMIN, 0, false, false },
     /* RFC 6960 A.1 / RFC 5019 5: POST of the DER request, GET of its base64 in the path. */
     { "POST", "/ocsp", api_h_ocsp_post, API_AUTH_NONE, 16 * KIB, true, false },
     { "GET", "/ocsp/", api_h_ocsp_get, API_AUTH_NONE, 0, true, true },

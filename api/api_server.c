@@ -31,6 +31,7 @@ struct api_server {
     uint32_t id_prefix;
     api_ocsp *ocsp;
     api_crl *crl;
+    api_oidc *oidc;
     store_sub *feed;
     pthread_t feed_thread;
     bool feed_running;
@@ -47,6 +48,12 @@ api_crl *
 api_server_crl(api_server *s)
 {
     return s->crl;
+}
+
+api_oidc *
+api_server_oidc(api_server *s)
+{
+    return s->oidc;
 }
 
 void
@@ -454,9 +461,9 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
         s->id_prefix = (uint32_t)prefix[0] << 24 | (uint32_t)prefix[1] << 16
                        | (uint32_t)prefix[2] << 8 | prefix[3];
     }
-    ztca_rc rc = ZTCA_RC_OK;
     const ca_config *cfg = app->cfg;
-    if (app->num_issuer_certs > 0) {
+    ztca_rc rc = api_oidc_new(&s->oidc, app->store);
+    if (ZTCA_IS_OK(rc) && app->num_issuer_certs > 0) {
         rc = api_ocsp_new(&s->ocsp, app->store, app->issuer_certs, app->issuer_cert_lens,
                           app->num_issuer_certs, cfg->ocsp_validity, cfg->ocsp_max_age,
                           cfg->ocsp_cache_entries);
@@ -537,5 +544,6 @@ api_server_stop(api_server *s, unsigned grace_s)
     store_sub_close(s->feed);
     api_ocsp_free(s->ocsp);
     api_crl_free(s->crl);
+    api_oidc_free(s->oidc);
     free(s);
 }

@@ -182,6 +182,9 @@ api_h_certs_create(api_req *r)
         api_reply_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
         return ZTCA_NOTE(ZTCA_ERR_DENIED, "no bearer", 0);
     }
+    if (strncmp(bearer, API_TOKEN_PREFIX, sizeof(API_TOKEN_PREFIX) - 1) != 0) {
+        return api_oidc_issue(r, bearer); /* an OIDC ID token (docs/workload.md) */
+    }
     ZTCA_CHECK(api_require_json(r));
     rc = api_decode_cert(r->body, r->body_len, &req, &type);
     if (!ZTCA_IS_OK(rc)) {

@@ -81,10 +81,12 @@ struct api_req {
 
 typedef struct api_ocsp api_ocsp;
 typedef struct api_crl api_crl;
+typedef struct api_oidc api_oidc;
 
 const ca_config *api_server_config(api_server *s);
 api_ocsp *api_server_ocsp(api_server *s); /* NULL when the server has no OCSP signer */
 api_crl *api_server_crl(api_server *s);
+api_oidc *api_server_oidc(api_server *s);
 /* api_server_status_changed: a certificate's status changed here (revoke handler) or anywhere
  * (change feed): its cached OCSP answers go and the CRL is rebuilt on the next request. */
 void api_server_status_changed(api_server *s, const char *serial_hex);
@@ -109,6 +111,14 @@ void api_ocsp_stats(api_ocsp *o, unsigned long long *hits, unsigned long long *m
 ZTCA_RC api_crl_new(api_crl **out, store *st, ca_issuer *issuer, int64_t validity, int64_t max_age);
 void api_crl_free(api_crl *c);
 void api_crl_invalidate(api_crl *c);
+
+/* ---- OIDC workload certificates (api_oidc.c) ----------------------------------------------- */
+
+ZTCA_RC api_oidc_new(api_oidc **out, store *st);
+void api_oidc_free(api_oidc *o);
+void api_oidc_invalidate(api_oidc *o);
+/* api_oidc_issue: POST /v1/certs for a bearer that is not an enrollment token (an ID token). */
+ZTCA_RC api_oidc_issue(api_req *r, const char *bearer);
 
 /* RFC 9110 5.6.7 IMF-fixdate, for Last-Modified and Expires. */
 void api_http_date(char *out, size_t out_size, ztca_time t);
@@ -215,6 +225,9 @@ ztca_rc api_h_audit_list(api_req *r);
 ztca_rc api_h_ocsp_post(api_req *r);
 ztca_rc api_h_ocsp_get(api_req *r);
 ztca_rc api_h_crl(api_req *r);
+ztca_rc api_h_provisioners_add(api_req *r);
+ztca_rc api_h_provisioners_list(api_req *r);
+ztca_rc api_h_provisioners_remove(api_req *r);
 
 /* ---- shared helpers (api_util.c) ----------------------------------------------------------- */
 

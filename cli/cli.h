@@ -17,6 +17,29 @@ int cli_serve_main(int argc, char **argv);
  * argv[0] is the noun. */
 int cli_admin_main(int argc, char **argv);
 
+/* ---- API clients (cli_admin.c) ------------------------------------------------------------ */
+
+struct json_t;
+
+typedef struct cli_client {
+    const char *cmd; /* "token create", for messages */
+    const char *dir;
+    const char *server; /* NULL: api_url of ztca.conf */
+    const char *pass_file;
+    bool json;
+} cli_client;
+
+/* cli_call: one HTTPS API request with the admin certificate of c->dir; *out gets the parsed JSON
+ * answer (problems too). Returns the HTTP status, or 0 when no answer came (reason printed). */
+long cli_call(const cli_client *c, const char *method, const char *path, struct json_t *body,
+              struct json_t **out);
+/* cli_problem prints a problem answer as "ztca CMD: refused (HTTP N, type): title: detail" and
+ * returns exit status 1. */
+int cli_problem(const cli_client *c, long status, struct json_t *reply);
+int cli_print_json(struct json_t *reply);
+/* cli_provisioner_run: "provisioner add|list|remove" after the common options were parsed. */
+int cli_provisioner_main(int argc, char **argv);
+
 /* cli_fail prints "ztca <cmd>: <msg>: <what of the last failure>" and returns exit status 1. */
 int cli_fail(const char *cmd, const char *msg, ztca_rc rc);
 /* cli_usage_error prints the message and a pointer to --help; exit status 2. */

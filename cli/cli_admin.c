@@ -13,14 +13,6 @@
 
 #define CLI_REPLY_MAX ((size_t)4 * 1024 * 1024)
 
-typedef struct cli_client {
-    const char *cmd; /* "token create", for messages */
-    const char *dir;
-    const char *server; /* NULL: api_url of ztca.conf */
-    const char *pass_file;
-    bool json;
-} cli_client;
-
 typedef struct cli_buf {
     char *p;
     size_t len;
@@ -47,9 +39,7 @@ cli_client_write(char *data, size_t size, size_t n, void *ctx)
     return len;
 }
 
-/* cli_call: one API request; *out gets the parsed JSON answer (also for 4xx/5xx problems).
- * Returns the HTTP status, or 0 when no answer came (the reason is printed). */
-static long
+long
 cli_call(const cli_client *c, const char *method, const char *path, json_t *body, json_t **out)
 {
     long status = 0;
@@ -142,8 +132,7 @@ out:
     return status;
 }
 
-/* Prints a problem answer as "ztca CMD: STATUS title: detail"; returns exit status 1. */
-static int
+int
 cli_problem(const cli_client *c, long status, json_t *reply)
 {
     const char *title = json_string_value(json_object_get(reply, "title"));
@@ -155,7 +144,7 @@ cli_problem(const cli_client *c, long status, json_t *reply)
     return 1;
 }
 
-static int
+int
 cli_print_json(json_t *reply)
 {
     char *text = json_dumps(reply, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

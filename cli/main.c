@@ -17,6 +17,7 @@ cli_main_usage(FILE *f)
                "  token     create one-time enrollment tokens (admin, over the API)\n"
                "  cert      list, show and revoke certificates (admin, over the API)\n"
                "  device    list, show and revoke devices (admin, over the API)\n"
+               "  provisioner  add, list and remove OIDC provisioners for CI jobs (admin)\n"
                "  version   print the version\n"
                "\n"
                "Run 'ztca COMMAND --help' for the options of a command.\n");
@@ -41,6 +42,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "token") == 0 || strcmp(cmd, "cert") == 0 || strcmp(cmd, "device") == 0) {
         return cli_admin_main(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "provisioner") == 0) {
+        return cli_provisioner_main(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "serve") == 0) {
         return cli_serve_main(argc - 1, argv + 1);

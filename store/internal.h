@@ -114,6 +114,20 @@
       "SELECT device_id, user_name, status, created_at, last_seen FROM agents "                    \
       "WHERE device_id = $1 ORDER BY user_name",                                                   \
       NULL)                                                                                        \
+    X(PROVISIONER_INSERT,                                                                          \
+      "INSERT INTO provisioners (name, config, created_at, updated_at) VALUES ($1, $2, $3, $3)",   \
+      NULL)                                                                                        \
+    X(PROVISIONER_UPDATE, "UPDATE provisioners SET config = $2, updated_at = $3 WHERE name = $1",  \
+      NULL)                                                                                        \
+    X(PROVISIONER_GET, "SELECT config FROM provisioners WHERE name = $1", NULL)                    \
+    X(PROVISIONER_LIST, "SELECT name, config FROM provisioners ORDER BY name", NULL)               \
+    X(PROVISIONER_DELETE, "DELETE FROM provisioners WHERE name = $1", NULL)                        \
+    X(REPLAY_CLAIM,                                                                                \
+      "INSERT INTO oidc_replay (replay_key, until_at) VALUES ($1, $2) "                            \
+      "ON CONFLICT (replay_key) DO UPDATE SET until_at = excluded.until_at "                       \
+      "WHERE oidc_replay.until_at <= $3",                                                          \
+      NULL)                                                                                        \
+    X(REPLAY_PURGE, "DELETE FROM oidc_replay WHERE until_at < $1", NULL)                           \
     X(TOKEN_INSERT,                                                                                \
       "INSERT INTO tokens (hash, user_name, profile, created_by, created_at, expires_at) "         \
       "VALUES ($1, $2, $3, $4, $5, $6)",                                                           \

@@ -21,7 +21,7 @@
 
 #include "core/core.h"
 
-#define STORE_SCHEMA_VERSION 1 /* the newest schema this build knows (store/schema/) */
+#define STORE_SCHEMA_VERSION 2 /* the newest schema this build knows (store/schema/) */
 
 #define STORE_URL_MAX           1024
 #define STORE_SERIAL_MAX        40  /* hex digits: 20 octets (RFC 5280 4.1.2.2) */
@@ -370,6 +370,26 @@ typedef ztca_rc (*store_signal_cb)(void *ctx, const store_signal *sig);
 /* store_signal_list_by_device: the device's signals not expired at `now`, oldest first. */
 ZTCA_RC store_signal_list_by_device(store *s, const char *device_id, ztca_time now,
                                     store_signal_cb cb, void *ctx);
+
+/* ---- OIDC provisioners and replay cache (workload certificates) ---------------------------- */
+
+#define STORE_PROVISIONER_MAX ((size_t)300 * 1024) /* config JSON (an inline JWKS included) */
+
+/* store_provisioner_put: records provisioner `name` with its JSON config (enroll/ checks it);
+ * CONFLICT when it exists and !replace. `ev` (required) goes to the audit log. */
+ZTCA_RC store_provisioner_put(store *s, const char *name, const char *config, bool replace,
+                              const store_audit_event *ev);
+/* store_provisioner_get: the config, malloc'd and NUL-terminated; NOT_FOUND. */
+ZTCA_RC store_provisioner_get(store *s, const char *name, char **out_config);
+typedef ztca_rc (*store_provisioner_cb)(void *ctx, const char *name, const char *config);
+/* store_provisioner_list: every provisioner, by name. */
+ZTCA_RC store_provisioner_list(store *s, store_provisioner_cb cb, void *ctx);
+/* store_provisioner_remove: NOT_FOUND when absent. */
+ZTCA_RC store_provisioner_remove(store *s, const char *name, const store_audit_event *ev);
+/* store_replay_claim: records that the token of `key` (64 lowercase hex) was used, to be
+ * remembered until `until`; CONFLICT when it was used before and is still remembered at `now`.
+ * Atomic: of two concurrent claims, one wins, on every node. */
+ZTCA_RC store_replay_claim(store *s, const char *key, ztca_time until, ztca_time now);
 
 /* ---- change feed --------------------------------------------------------------------------- */
 

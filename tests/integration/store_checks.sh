@@ -9,6 +9,9 @@
 #   disable_audit_triggers   lets sql_exec change audit_log (an attacker with database access)
 # and gets ok/bad/fails from here.
 
+# The newest store schema this build knows (store/store.h).
+SCHEMA_V=$(sed -n 's/^#define STORE_SCHEMA_VERSION \([0-9]*\).*/\1/p' "${ZTCA_SOURCE_DIR:?}/store/store.h")
+
 fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
@@ -41,8 +44,8 @@ check_init() {
         cat "$T/init.out" >&2
         return
     fi
-    [ "$(sql "SELECT version FROM ztca_schema")" = 1 ] && ok "schema version 1 recorded" ||
-        bad "schema version: $(sql "SELECT version FROM ztca_schema")"
+    [ "$(sql "SELECT max(version) FROM ztca_schema")" = "$SCHEMA_V" ] && ok "schema version $SCHEMA_V recorded" ||
+        bad "schema version: $(sql "SELECT max(version) FROM ztca_schema")"
     [ "$(sql "SELECT count(*) FROM certificates")" = 3 ] && ok "init recorded 3 certificates" ||
         bad "init certificates: $(sql "SELECT count(*) FROM certificates")"
     [ "$(sql "SELECT profile FROM certificates ORDER BY profile" | tr '\n' ' ')" = "admin ocsp server " ] &&
@@ -192,20 +195,20 @@ check_tamper() {
 
 # Migrations: re-open is a no-op, a newer schema is refused with a clear message.
 check_migrations() {
-    issue_one "$T/m1.pem" mig-1 && [ "$(sql "SELECT count(*) FROM ztca_schema")" = 1 ] &&
+    issue_one "$T/m1.pem" mig-1 && [ "$(sql "SELECT count(*) FROM ztca_schema")" = "$SCHEMA_V" ] &&
         ok "re-open: nothing migrated again" || bad "re-open"
-    sql_exec "INSERT INTO ztca_schema (version, name, applied_at) VALUES (2, 'future', 0)"
+    sql_exec "INSERT INTO ztca_schema (version, name, applied_at) VALUES ($((SCHEMA_V + 1)), 'future', 0)"
     if "$ZTCA" issue --dir "$T/ca" "${STORE_FLAG[@]}" --csr "$T/dev.csr" --profile device \
         --device-id mig-2 --out "$T/m2.pem" 2>"$T/m.err"; then
         bad "a newer schema was accepted"
     else
-        grep -q "newer than this ztca knows" "$T/m.err" && grep -q "knows store schema version 1" "$T/m.err" &&
+        grep -q "newer than this ztca knows" "$T/m.err" && grep -q "knows store schema version $SCHEMA_V" "$T/m.err" &&
             [ ! -e "$T/m2.pem" ] && ok "newer schema refused: $(head -1 "$T/m.err")" || bad "newer schema: $(cat "$T/m.err")"
     fi
     "$ZTCA" audit verify --dir "$T/ca" "${STORE_FLAG[@]}" >/dev/null 2>"$T/m.err"
     [ $? = 1 ] && grep -q "newer than this ztca" "$T/m.err" && ok "audit verify refuses it too" || bad "verify on newer schema"
-    sql_exec "DELETE FROM ztca_schema WHERE version = 2"
-    issue_one "$T/m3.pem" mig-3 && ok "usable again without the future version" || bad "after removing version 2"
+    sql_exec "DELETE FROM ztca_schema WHERE version = $((SCHEMA_V + 1))"
+    issue_one "$T/m3.pem" mig-3 && ok "usable again without the future version" || bad "after removing the future version"
 }
 
 store_checks_all() {
