@@ -53,13 +53,26 @@
     X(CERT_GET, "SELECT " STORE_CERT_COLS " FROM certificates WHERE serial = $1", NULL)            \
     X(CERT_BODY_GET, "SELECT der FROM certificate_bodies WHERE serial = $1", NULL)                 \
     X(CERT_STATE,                                                                                  \
-      "SELECT status, revoked_at, reason, not_after, device_id, user_name "                        \
-      "FROM certificates WHERE serial = $1",                                                       \
+      "SELECT c.status, c.revoked_at, c.reason, c.not_after, c.device_id, c.user_name, t.score "   \
+      "FROM certificates c LEFT JOIN trust_scores t ON t.device_id = c.device_id "                 \
+      "AND t.user_name = COALESCE(c.user_name, '') WHERE c.serial = $1",                           \
       NULL)                                                                                        \
     X(CERT_LOCK, "SELECT status FROM certificates WHERE serial = $1",                              \
       "SELECT status FROM certificates WHERE serial = $1 FOR UPDATE")                              \
     X(CERT_SET_STATUS,                                                                             \
-      "UPDATE certificates SET status = $2, revoked_at = $3, reason = $4 WHERE serial = $1", NULL) \
+      "UPDATE certificates SET status = $2, revoked_at = $3, reason = $4, held_by_trust = 0 "      \
+      "WHERE serial = $1",                                                                         \
+      NULL)                                                                                        \
+    X(CERT_SET_TRUST_HOLD,                                                                         \
+      "UPDATE certificates SET status = $2, revoked_at = $3, reason = $4, held_by_trust = $5 "     \
+      "WHERE serial = $1",                                                                         \
+      NULL)                                                                                        \
+    X(CERT_LIVE_OF_SUBJECT,                                                                        \
+      "SELECT serial, status, held_by_trust FROM certificates WHERE device_id = $1 "               \
+      "AND COALESCE(user_name, '') = $2 AND status <> 1 AND not_after >= $3 ORDER BY serial",      \
+      "SELECT serial, status, held_by_trust FROM certificates WHERE device_id = $1 "               \
+      "AND COALESCE(user_name, '') = $2 AND status <> 1 AND not_after >= $3 ORDER BY serial "      \
+      "FOR UPDATE")                                                                                \
     X(CERT_LIST,                                                                                   \
       "SELECT " STORE_CERT_COLS " FROM certificates WHERE serial > $1 ORDER BY serial LIMIT $2",   \
       NULL)                                                                                        \
@@ -157,6 +170,37 @@
     X(SIGNAL_LIST_DEVICE,                                                                          \
       "SELECT " STORE_SIGNAL_COLS " FROM trust_signals WHERE device_id = $1 "                      \
       "AND (expires_at IS NULL OR expires_at > $2) ORDER BY id",                                   \
+      NULL)                                                                                        \
+    X(SIGNAL_LIST_USER,                                                                            \
+      "SELECT " STORE_SIGNAL_COLS " FROM trust_signals WHERE device_id IS NULL "                   \
+      "AND user_name = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY id",                \
+      NULL)                                                                                        \
+    X(SIGNAL_REPLACE_DEVICE,                                                                       \
+      "DELETE FROM trust_signals WHERE device_id = $1 AND COALESCE(user_name, '') = $2 "           \
+      "AND source = $3 AND kind = $4",                                                             \
+      NULL)                                                                                        \
+    X(SIGNAL_REPLACE_USER,                                                                         \
+      "DELETE FROM trust_signals WHERE device_id IS NULL AND user_name = $1 AND source = $2 "      \
+      "AND kind = $3",                                                                             \
+      NULL)                                                                                        \
+    X(TRUST_GET,                                                                                   \
+      "SELECT score, held, explanation, computed_at, next_change FROM trust_scores "               \
+      "WHERE device_id = $1 AND user_name = $2",                                                   \
+      NULL)                                                                                        \
+    X(TRUST_PUT,                                                                                   \
+      "INSERT INTO trust_scores (device_id, user_name, score, held, explanation, computed_at, "    \
+      "next_change) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (device_id, user_name) "       \
+      "DO UPDATE SET score = excluded.score, held = excluded.held, "                               \
+      "explanation = excluded.explanation, computed_at = excluded.computed_at, "                   \
+      "next_change = excluded.next_change",                                                        \
+      NULL)                                                                                        \
+    X(TRUST_DUE,                                                                                   \
+      "SELECT device_id, user_name FROM trust_scores WHERE next_change <= $1 "                     \
+      "ORDER BY next_change, device_id, user_name LIMIT $2",                                       \
+      NULL)                                                                                        \
+    X(AGENT_LIST_USER,                                                                             \
+      "SELECT device_id, user_name, status, created_at, last_seen FROM agents "                    \
+      "WHERE user_name = $1 ORDER BY device_id",                                                   \
       NULL)                                                                                        \
     X(PURGE_TOKENS,                                                                                \
       "DELETE FROM tokens WHERE hash IN (SELECT hash FROM tokens WHERE expires_at < $1 "           \

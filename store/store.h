@@ -21,7 +21,7 @@
 
 #include "core/core.h"
 
-#define STORE_SCHEMA_VERSION 2 /* the newest schema this build knows (store/schema/) */
+#define STORE_SCHEMA_VERSION 3 /* the newest schema this build knows (store/schema/) */
 
 #define STORE_URL_MAX           1024
 #define STORE_SERIAL_MAX        40  /* hex digits: 20 octets (RFC 5280 4.1.2.2) */
@@ -210,6 +210,7 @@ typedef struct store_cert_state {
     ztca_time not_after;
     char device_id[STORE_NAME_MAX + 1];
     char user[STORE_NAME_MAX + 1];
+    int score; /* the trust score of the certificate's agent or device; -1 when it has none */
 } store_cert_state;
 
 /* store_cert_status_get: NOT_FOUND when the serial was never issued (or was purged). */
@@ -305,6 +306,8 @@ ZTCA_RC store_agent_put(store *s, const char *device_id, const char *user, ztca_
 ZTCA_RC store_agent_get(store *s, const char *device_id, const char *user, store_agent *out);
 typedef ztca_rc (*store_agent_cb)(void *ctx, const store_agent *a);
 ZTCA_RC store_agent_list_by_device(store *s, const char *device_id, store_agent_cb cb, void *ctx);
+/* store_agent_list_by_user: every device the user works on (indexed), by device id. */
+ZTCA_RC store_agent_list_by_user(store *s, const char *user, store_agent_cb cb, void *ctx);
 
 /* ---- one-time tokens and enrollment sessions ----------------------------------------------- */
 
@@ -363,13 +366,57 @@ typedef struct store_signal {
 
 void store_signal_init(store_signal *sig);
 void store_signal_free(store_signal *sig);
-/* store_signal_insert: NOT_FOUND if the device does not exist. */
+/* store_signal_insert: records a signal about a device (user ""), an agent (both) or a user
+ * (device_id ""), replacing the one of the same target, source and kind (docs/trust.md: the
+ * latest counts; the audit log keeps them all). NOT_FOUND if the device does not exist. */
 ZTCA_RC store_signal_insert(store *s, const store_signal *sig, const store_audit_event *ev,
                             int64_t *out_id);
 typedef ztca_rc (*store_signal_cb)(void *ctx, const store_signal *sig);
-/* store_signal_list_by_device: the device's signals not expired at `now`, oldest first. */
+/* store_signal_list_by_device: the device's signals not expired at `now` (about the device or
+ * any of its agents), oldest first. */
 ZTCA_RC store_signal_list_by_device(store *s, const char *device_id, ztca_time now,
                                     store_signal_cb cb, void *ctx);
+/* store_signal_list_for_subject: what the score of a device (user "") or an agent counts: the
+ * device's own signals and, for an agent, the agent's and the user's, not expired at `now`. */
+ZTCA_RC store_signal_list_for_subject(store *s, const char *device_id, const char *user,
+                                      ztca_time now, store_signal_cb cb, void *ctx);
+
+/* ---- trust scores -------------------------------------------------------------------------- */
+
+/* store_trust: the latest score of a device (user "") or an agent, as trust/ computed it. */
+typedef struct store_trust {
+    char device_id[STORE_NAME_MAX + 1];
+    char user[STORE_NAME_MAX + 1];
+    int score;             /* 0..100 */
+    bool held;             /* its certificates are on hold (score below the hold threshold) */
+    char *explanation;     /* JSON object; owned by outputs, borrowed by inputs */
+    ztca_time computed_at; /* 0 on put: now */
+    ztca_time next_change; /* when an expiry or staleness may change it; 0: never */
+} store_trust;
+
+void store_trust_init(store_trust *t);
+void store_trust_free(store_trust *t);
+/* store_trust_get: NOT_FOUND when the subject was never scored. */
+ZTCA_RC store_trust_get(store *s, const char *device_id, const char *user, store_trust *out);
+/* store_trust_put: records the subject's score. With `publish`, a change-log entry
+ * (STORE_CHANGE_TRUST, the device id) tells every node that the device's OCSP answers carry an
+ * old score. `ev` (may be NULL) goes to the audit log. */
+ZTCA_RC store_trust_put(store *s, const store_trust *t, bool publish, const store_audit_event *ev);
+/* store_trust_hold: makes the subject's live certificates follow `hold`: each GOOD one becomes
+ * HOLD, marked as held by the trust engine; when !hold each HOLD one so marked becomes GOOD (an
+ * administrator's hold stays). One change-log entry per certificate; *out_num (may be NULL)
+ * receives how many changed. */
+ZTCA_RC store_trust_hold(store *s, const char *device_id, const char *user, bool hold, ztca_time at,
+                         size_t *out_num);
+typedef ztca_rc (*store_trust_due_cb)(void *ctx, const char *device_id, const char *user);
+/* store_trust_list_due: subjects whose next_change is at or before `now`, at most `limit`
+ * (1..STORE_LIST_MAX), earliest first. */
+ZTCA_RC store_trust_list_due(store *s, ztca_time now, size_t limit, store_trust_due_cb cb,
+                             void *ctx);
+/* store_device_lock: inside store_txn_begin, serialises every trust update of one device across
+ * nodes until commit (PostgreSQL row lock; SQLite transactions are serial anyway). NOT_FOUND for
+ * an unknown device. */
+ZTCA_RC store_device_lock(store *s, const char *device_id);
 
 /* ---- OIDC provisioners and replay cache (workload certificates) ---------------------------- */
 
@@ -396,6 +443,7 @@ ZTCA_RC store_replay_claim(store *s, const char *key, ztca_time until, ztca_time
 typedef enum store_change_kind {
     STORE_CHANGE_CERT = 1,   /* subject: serial; status: store_cert_status */
     STORE_CHANGE_DEVICE = 2, /* subject: device id; status: store_entity_status */
+    STORE_CHANGE_TRUST = 3,  /* subject: device id; status: the new score; reason: held (0/1) */
 } store_change_kind;
 
 /* store_change: one row of the ordered change log. Every status change writes one in its

@@ -224,6 +224,10 @@ store_cert_status_get(store *s, const char *serial, store_cert_state *out)
     ZTCA_CHECK(store_col_int(s, r, 3, &out->not_after));
     ZTCA_CHECK(store_col_text(s, r, 4, out->device_id, sizeof(out->device_id)));
     ZTCA_CHECK(store_col_text(s, r, 5, out->user, sizeof(out->user)));
+    int64_t score = -1;
+    ZTCA_CHECK(store_col_int_opt(s, r, 6, -1, &score));
+    ZTCA_REQUIRE(score >= -1 && score <= 100, ZTCA_ERR_STORE, "store: trust score out of range");
+    out->score = (int)score;
     out->status = (store_cert_status)status;
     out->reason = (int)reason;
 out:

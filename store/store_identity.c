@@ -378,16 +378,14 @@ out:
     return store_leave(s, STORE_READ, rc);
 }
 
-ztca_rc
-store_agent_list_by_device(store *s, const char *device_id, store_agent_cb cb, void *ctx)
+static ztca_rc
+store_agent_walk(store *s, store_stmt stmt, const char *key, store_agent_cb cb, void *ctx)
 {
-    ZTCA_ENSURE(store_text_is_valid(device_id, STORE_NAME_MAX), ZTCA_ERR_BAD_INPUT,
-                "store: device id is not valid text");
     ZTCA_GUARD(store_enter(s, STORE_READ));
     store_rows *r = NULL;
     ztca_rc rc = ZTCA_RC_OK;
-    store_param p[1] = { store_p_text(device_id) };
-    ZTCA_CHECK(store_query(s, STORE_STMT_AGENT_LIST_DEVICE, p, 1, &r));
+    store_param p[1] = { store_p_text(key) };
+    ZTCA_CHECK(store_query(s, stmt, p, 1, &r));
     for (;;) {
         bool row = false;
         store_agent a;
@@ -402,4 +400,20 @@ store_agent_list_by_device(store *s, const char *device_id, store_agent_cb cb, v
 out:
     store_done(s, r);
     return store_leave(s, STORE_READ, rc);
+}
+
+ztca_rc
+store_agent_list_by_device(store *s, const char *device_id, store_agent_cb cb, void *ctx)
+{
+    ZTCA_ENSURE(store_text_is_valid(device_id, STORE_NAME_MAX), ZTCA_ERR_BAD_INPUT,
+                "store: device id is not valid text");
+    return store_agent_walk(s, STORE_STMT_AGENT_LIST_DEVICE, device_id, cb, ctx);
+}
+
+ztca_rc
+store_agent_list_by_user(store *s, const char *user, store_agent_cb cb, void *ctx)
+{
+    ZTCA_ENSURE(store_text_is_valid(user, STORE_NAME_MAX), ZTCA_ERR_BAD_INPUT,
+                "store: user is not valid text");
+    return store_agent_walk(s, STORE_STMT_AGENT_LIST_USER, user, cb, ctx);
 }

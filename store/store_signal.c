@@ -29,8 +29,18 @@ store_signal_add(store *s, const store_signal *sig, const store_audit_event *ev,
     if (ev != NULL) {
         ZTCA_CHECK(store_head_load(s));
     }
+    /* The latest signal of a target, source and kind replaces the earlier one. */
+    if (sig->device_id[0] != '\0') {
+        store_param d[4] = { store_p_text(sig->device_id), store_p_text(sig->user),
+                             store_p_text(sig->source), store_p_text(sig->kind) };
+        ZTCA_CHECK(store_exec(s, STORE_STMT_SIGNAL_REPLACE_DEVICE, d, 4, NULL));
+    } else {
+        store_param d[3] = { store_p_text(sig->user), store_p_text(sig->source),
+                             store_p_text(sig->kind) };
+        ZTCA_CHECK(store_exec(s, STORE_STMT_SIGNAL_REPLACE_USER, d, 3, NULL));
+    }
     store_param p[8] = {
-        store_p_text(sig->device_id),
+        store_p_text_opt(sig->device_id),
         store_p_text_opt(sig->user),
         store_p_text(sig->source),
         store_p_text(sig->kind),
@@ -61,11 +71,14 @@ ztca_rc
 store_signal_insert(store *s, const store_signal *sig, const store_audit_event *ev, int64_t *out_id)
 {
     int64_t id = 0;
-    ZTCA_ENSURE(store_text_is_valid(sig->device_id, STORE_NAME_MAX)
+    ZTCA_ENSURE(store_text_opt_is_valid(sig->device_id, STORE_NAME_MAX)
                     && store_text_opt_is_valid(sig->user, STORE_NAME_MAX)
+                    && (sig->device_id[0] != '\0' || sig->user[0] != '\0')
                     && store_text_is_valid(sig->source, STORE_NAME_MAX)
                     && store_text_is_valid(sig->kind, STORE_NAME_MAX),
-                ZTCA_ERR_BAD_INPUT, "store: signal device, user, source or kind is not valid text");
+                ZTCA_ERR_BAD_INPUT,
+                "store: signal device, user, source or kind is not valid text (a device or a user "
+                "is required)");
     ZTCA_ENSURE(sig->impact >= -100 && sig->impact <= 100, ZTCA_ERR_BAD_INPUT,
                 "store: signal impact must be -100..100");
     if (sig->detail != NULL) {
@@ -113,6 +126,57 @@ store_signal_list_by_device(store *s, const char *device_id, ztca_time now, stor
     ztca_rc rc = ZTCA_RC_OK;
     store_param p[2] = { store_p_text(device_id), store_p_int(store_now(now)) };
     ZTCA_CHECK(store_query(s, STORE_STMT_SIGNAL_LIST_DEVICE, p, 2, &r));
+    for (;;) {
+        bool row = false;
+        ZTCA_CHECK(store_step(s, r, &row));
+        if (!row) {
+            break;
+        }
+        store_signal_free(&sig);
+        ZTCA_CHECK(store_signal_read(s, r, &sig));
+        STORE_RUN_CB(s, cb(ctx, &sig));
+    }
+out:
+    store_signal_free(&sig);
+    store_done(s, r);
+    return store_leave(s, STORE_READ, rc);
+}
+
+typedef struct store_signal_filter {
+    const char *user; /* "" for a device's score: only the device's own signals */
+    store_signal_cb cb;
+    void *ctx;
+} store_signal_filter;
+
+static ztca_rc
+store_signal_filter_cb(void *ctx, const store_signal *sig)
+{
+    store_signal_filter *f = ctx;
+    if (sig->user[0] != '\0' && strcmp(sig->user, f->user) != 0) {
+        return ZTCA_RC_OK; /* another agent of the device */
+    }
+    return f->cb(f->ctx, sig);
+}
+
+ztca_rc
+store_signal_list_for_subject(store *s, const char *device_id, const char *user, ztca_time now,
+                              store_signal_cb cb, void *ctx)
+{
+    ZTCA_ENSURE(store_text_is_valid(device_id, STORE_NAME_MAX)
+                    && store_text_opt_is_valid(user, STORE_NAME_MAX),
+                ZTCA_ERR_BAD_INPUT, "store: device id or user is not valid text");
+    store_signal_filter f = { user != NULL ? user : "", cb, ctx };
+    ZTCA_GUARD(store_signal_list_by_device(s, device_id, now, store_signal_filter_cb, &f));
+    if (f.user[0] == '\0') {
+        return ZTCA_RC_OK;
+    }
+    ZTCA_GUARD(store_enter(s, STORE_READ));
+    store_rows *r = NULL;
+    store_signal sig;
+    store_signal_init(&sig);
+    ztca_rc rc = ZTCA_RC_OK;
+    store_param p[2] = { store_p_text(f.user), store_p_int(store_now(now)) };
+    ZTCA_CHECK(store_query(s, STORE_STMT_SIGNAL_LIST_USER, p, 2, &r));
     for (;;) {
         bool row = false;
         ZTCA_CHECK(store_step(s, r, &row));

@@ -1061,9 +1061,12 @@ test_signals(void)
     sig.detail = "{\"kb\":5}";
     sig.expires_at = T0 + 100;
     UNIT_ASSERT_OK(store_signal_insert(s, &sig, NULL, &id2));
+    snprintf(sig.kind, sizeof(sig.kind), "usb");
     sig.expires_at = T0 + 10;
     UNIT_ASSERT_OK(store_signal_insert(s, &sig, NULL, &id3));
     CU_ASSERT_TRUE(id1 < id2 && id2 < id3);
+    snprintf(sig.kind, sizeof(sig.kind), "patched");
+    sig.expires_at = T0 + 100;
     sig.impact = 101;
     UNIT_ASSERT_ERR(store_signal_insert(s, &sig, NULL, &id3), ZTCA_ERR_BAD_INPUT);
     sig.impact = 0;
@@ -1081,6 +1084,55 @@ test_signals(void)
     CU_ASSERT_EQUAL(b.status[1], 10);
     CU_ASSERT_EQUAL(b.seq[1], T0 + 100);
     CU_ASSERT_EQUAL(test_verify_count(s), 2);
+
+    /* The latest of a target, source and kind replaces the earlier one (docs/trust.md). */
+    sig.detail = NULL;
+    sig.expires_at = 0;
+    sig.impact = -7;
+    int64_t id4 = 0;
+    UNIT_ASSERT_OK(store_signal_insert(s, &sig, NULL, &id4));
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_signal_list_by_device(s, "dev-1", T0 + 5, test_bag_signal, &b));
+    CU_ASSERT_EQUAL_FATAL(b.num, 3);
+    CU_ASSERT_STRING_EQUAL(b.keys[0], "edr/malware/{}");
+    CU_ASSERT_STRING_EQUAL(b.keys[1], "edr/usb/{\"kb\":5}");
+    CU_ASSERT_STRING_EQUAL(b.keys[2], "edr/patched/{}");
+    CU_ASSERT_EQUAL(b.status[2], -7);
+
+    /* Agents and users: an agent's score counts the device's, its own and its user's signals;
+     * another agent's stay out, and so does everything for the device's own score. */
+    UNIT_ASSERT_OK(store_user_put(s, "alice", NULL));
+    UNIT_ASSERT_OK(store_user_put(s, "bob", NULL));
+    snprintf(sig.user, sizeof(sig.user), "alice");
+    snprintf(sig.kind, sizeof(sig.kind), "agent-only");
+    sig.impact = -1;
+    UNIT_ASSERT_OK(store_signal_insert(s, &sig, NULL, NULL));
+    snprintf(sig.user, sizeof(sig.user), "bob");
+    sig.impact = -2;
+    UNIT_ASSERT_OK(store_signal_insert(s, &sig, NULL, NULL));
+    sig.device_id[0] = '\0';
+    snprintf(sig.user, sizeof(sig.user), "alice");
+    snprintf(sig.kind, sizeof(sig.kind), "user-wide");
+    sig.impact = -3;
+    UNIT_ASSERT_OK(store_signal_insert(s, &sig, &ev, NULL));
+    sig.impact = -4; /* replaces the user-wide one */
+    UNIT_ASSERT_OK(store_signal_insert(s, &sig, NULL, NULL));
+    sig.user[0] = '\0';
+    UNIT_ASSERT_ERR(store_signal_insert(s, &sig, NULL, NULL), ZTCA_ERR_BAD_INPUT);
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_signal_list_for_subject(s, "dev-1", "alice", T0 + 5, test_bag_signal, &b));
+    CU_ASSERT_EQUAL_FATAL(b.num, 5);
+    CU_ASSERT_STRING_EQUAL(b.keys[3], "edr/agent-only/{}");
+    CU_ASSERT_EQUAL(b.status[3], -1);
+    CU_ASSERT_STRING_EQUAL(b.keys[4], "edr/user-wide/{}");
+    CU_ASSERT_EQUAL(b.status[4], -4);
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_signal_list_for_subject(s, "dev-1", "", T0 + 5, test_bag_signal, &b));
+    CU_ASSERT_EQUAL(b.num, 3);
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_signal_list_for_subject(s, "dev-1", "bob", T0 + 5, test_bag_signal, &b));
+    CU_ASSERT_EQUAL_FATAL(b.num, 4);
+    CU_ASSERT_EQUAL(b.status[3], -2);
     store_close(s);
 }
 
@@ -1490,6 +1542,7 @@ test_purge(void)
     snprintf(sig.kind, sizeof(sig.kind), "k");
     sig.expires_at = T0 - 5;
     UNIT_ASSERT_OK(store_signal_insert(s, &sig, NULL, NULL));
+    snprintf(sig.kind, sizeof(sig.kind), "k2");
     sig.expires_at = 0;
     UNIT_ASSERT_OK(store_signal_insert(s, &sig, NULL, NULL));
     UNIT_ASSERT_OK(
@@ -1740,6 +1793,174 @@ test_oidc(void)
     store_close(s);
 }
 
+/* ---- trust scores and holds ------------------------------------------------------------------ */
+
+static ztca_rc
+test_due_cb(void *ctx, const char *device_id, const char *user)
+{
+    test_bag *b = ctx;
+    if (b->num < 64) {
+        snprintf(b->keys[b->num], sizeof(b->keys[0]), "%s/%s", device_id, user);
+        b->num++;
+    }
+    return ZTCA_RC_OK;
+}
+
+static void
+test_trust_scores(void)
+{
+    store *s = test_open();
+    store_audit_event ev = test_ev("trust.score", "dev-t/alice");
+    store_device d;
+    store_device_init(&d);
+    snprintf(d.id, sizeof(d.id), "dev-t");
+    store_audit_event de = test_ev("device.register", "dev-t");
+    UNIT_ASSERT_OK(store_device_insert(s, &d, &de));
+    UNIT_ASSERT_OK(store_user_put(s, "alice", NULL));
+    /* Two agent certificates of alice, one device certificate, one of bob, one expired. */
+    store_cert c;
+    const char *serials[] = { "a1", "a2", "d1", "b1", "a0" };
+    const char *users[] = { "alice", "alice", "", "bob", "alice" };
+    for (size_t i = 0; i < 5; i++) {
+        test_cert(&c, serials[i], "dev-t", users[i], i == 4 ? T0 - 1 : T0 + 3600);
+        store_audit_event ce = test_ev("cert.issue", serials[i]);
+        UNIT_ASSERT_OK(store_cert_insert(s, &c, &ce));
+    }
+    store_cert_state st;
+    UNIT_ASSERT_OK(store_cert_status_get(s, "a1", &st));
+    CU_ASSERT_EQUAL(st.score, -1); /* never scored */
+
+    store_trust t;
+    UNIT_ASSERT_ERR(store_trust_get(s, "dev-t", "alice", &t), ZTCA_ERR_NOT_FOUND);
+    store_trust_init(&t);
+    snprintf(t.device_id, sizeof(t.device_id), "dev-t");
+    snprintf(t.user, sizeof(t.user), "alice");
+    t.score = 20;
+    t.held = true;
+    t.explanation = "{\"score\":20}";
+    t.computed_at = T0;
+    t.next_change = T0 + 60;
+    int64_t seq0 = 0;
+    uint8_t head[STORE_HASH_LEN];
+    UNIT_ASSERT_OK(store_audit_head(s, &seq0, head));
+    UNIT_ASSERT_OK(store_trust_put(s, &t, true, &ev));
+    t.explanation = "{";
+    UNIT_ASSERT_ERR(store_trust_put(s, &t, true, &ev), ZTCA_ERR_BAD_INPUT);
+    t.explanation = "{}";
+    t.score = 101;
+    UNIT_ASSERT_ERR(store_trust_put(s, &t, true, &ev), ZTCA_ERR_BAD_INPUT);
+    store_trust got;
+    UNIT_ASSERT_OK(store_trust_get(s, "dev-t", "alice", &got));
+    CU_ASSERT_EQUAL(got.score, 20);
+    CU_ASSERT_TRUE(got.held);
+    CU_ASSERT_STRING_EQUAL(got.explanation, "{\"score\":20}");
+    CU_ASSERT_EQUAL(got.computed_at, T0);
+    CU_ASSERT_EQUAL(got.next_change, T0 + 60);
+    store_trust_free(&got);
+    UNIT_ASSERT_OK(store_cert_status_get(s, "a1", &st));
+    CU_ASSERT_EQUAL(st.score, 20);
+    UNIT_ASSERT_OK(store_cert_status_get(s, "d1", &st));
+    CU_ASSERT_EQUAL(st.score, -1); /* the device's own score is another subject */
+
+    /* An administrator's hold on a2 stays when the engine releases. */
+    store_audit_event he = test_ev("cert.hold", "a2");
+    UNIT_ASSERT_OK(store_cert_set_status(s, "a2", STORE_CERT_HOLD, STORE_REASON_NONE, T0, &he));
+    int64_t after_admin = 0;
+    test_bag b;
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_changes_since(s, 0, 100, test_bag_change, &b));
+    after_admin = b.num > 0 ? b.seq[b.num - 1] : 0;
+    size_t n = 99;
+    UNIT_ASSERT_OK(store_trust_hold(s, "dev-t", "alice", true, T0, &n));
+    CU_ASSERT_EQUAL(n, 1); /* a1 only: a2 is held already, a0 expired, d1 and b1 are others' */
+    UNIT_ASSERT_OK(store_trust_hold(s, "dev-t", "alice", true, T0, &n));
+    CU_ASSERT_EQUAL(n, 0); /* idempotent */
+    UNIT_ASSERT_OK(store_cert_status_get(s, "a1", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_HOLD);
+    CU_ASSERT_EQUAL(st.reason, STORE_REASON_CERTIFICATE_HOLD);
+    CU_ASSERT_EQUAL(st.revoked_at, T0);
+    UNIT_ASSERT_OK(store_cert_status_get(s, "b1", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_GOOD);
+    UNIT_ASSERT_OK(store_trust_hold(s, "dev-t", "alice", false, T0 + 5, &n));
+    CU_ASSERT_EQUAL(n, 1);
+    UNIT_ASSERT_OK(store_cert_status_get(s, "a1", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_GOOD);
+    CU_ASSERT_EQUAL(st.revoked_at, 0);
+    UNIT_ASSERT_OK(store_cert_status_get(s, "a2", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_HOLD);
+    /* The device's own certificates. */
+    UNIT_ASSERT_OK(store_trust_hold(s, "dev-t", "", true, T0, &n));
+    CU_ASSERT_EQUAL(n, 1);
+    UNIT_ASSERT_OK(store_cert_status_get(s, "d1", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_HOLD);
+    /* An administrator who revokes a held certificate ends the engine's claim on it. */
+    store_audit_event re = test_ev("cert.revoke", "d1");
+    UNIT_ASSERT_OK(
+        store_cert_set_status(s, "d1", STORE_CERT_REVOKED, STORE_REASON_KEY_COMPROMISE, T0, &re));
+    UNIT_ASSERT_OK(store_trust_hold(s, "dev-t", "", false, T0, &n));
+    CU_ASSERT_EQUAL(n, 0);
+
+    /* The change feed: the score (subject: the device) and each certificate transition. */
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_changes_since(s, 0, 100, test_bag_change, &b));
+    size_t trust_changes = 0, cert_changes = 0;
+    for (size_t i = 0; i < b.num; i++) {
+        if (strcmp(b.keys[i], "dev-t") == 0 && b.status[i] == 20 && b.reason[i] == 1) {
+            trust_changes++;
+        }
+        if (b.seq[i] > after_admin) {
+            cert_changes++;
+        }
+    }
+    CU_ASSERT_EQUAL(trust_changes, 1);
+    CU_ASSERT_EQUAL(cert_changes, 4); /* hold a1, release a1, hold d1, revoke d1 */
+
+    /* Without publish nothing enters the feed; without ev nothing enters the audit log. */
+    int64_t seq1 = 0;
+    UNIT_ASSERT_OK(store_audit_head(s, &seq1, head));
+    size_t before = b.num;
+    snprintf(t.user, sizeof(t.user), "%s", "");
+    t.score = 90;
+    t.held = false;
+    t.explanation = "{}";
+    t.next_change = 0;
+    UNIT_ASSERT_OK(store_trust_put(s, &t, false, NULL));
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_changes_since(s, 0, 100, test_bag_change, &b));
+    CU_ASSERT_EQUAL(b.num, before);
+    int64_t seq2 = 0;
+    UNIT_ASSERT_OK(store_audit_head(s, &seq2, head));
+    CU_ASSERT_EQUAL(seq2, seq1);
+    CU_ASSERT_EQUAL(seq1, seq0 + 3); /* the score's entry and the administrator's two changes */
+
+    /* Due: only subjects with next_change at or before now. */
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_trust_list_due(s, T0 + 59, 10, test_due_cb, &b));
+    CU_ASSERT_EQUAL(b.num, 0);
+    UNIT_ASSERT_OK(store_trust_list_due(s, T0 + 60, 10, test_due_cb, &b));
+    CU_ASSERT_EQUAL_FATAL(b.num, 1);
+    CU_ASSERT_STRING_EQUAL(b.keys[0], "dev-t/alice");
+    UNIT_ASSERT_ERR(store_trust_list_due(s, T0, 0, test_due_cb, &b), ZTCA_ERR_BAD_INPUT);
+
+    /* The device lock: inside a transaction, NOT_FOUND for an unknown device. */
+    UNIT_ASSERT_OK(store_txn_begin(s));
+    UNIT_ASSERT_OK(store_device_lock(s, "dev-t"));
+    UNIT_ASSERT_ERR(store_device_lock(s, "nobody"), ZTCA_ERR_NOT_FOUND);
+    UNIT_ASSERT_OK(store_txn_commit(s));
+
+    /* Agents by user. */
+    UNIT_ASSERT_OK(store_agent_put(s, "dev-t", "alice", T0, NULL));
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_agent_list_by_user(s, "alice", test_count_agent, &b));
+    CU_ASSERT_EQUAL_FATAL(b.num, 1);
+    CU_ASSERT_STRING_EQUAL(b.keys[0], "alice");
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_agent_list_by_user(s, "bob", test_count_agent, &b));
+    CU_ASSERT_EQUAL(b.num, 0);
+    CU_ASSERT_EQUAL(test_verify_count(s) > 0, true);
+    store_close(s);
+}
+
 static const unit_test test_store_tests[] = {
     { "url_parse", test_url_parse },
     { "json_check", test_json_check },
@@ -1758,6 +1979,7 @@ static const unit_test test_store_tests[] = {
     { "token_race", test_token_race },
     { "sessions", test_sessions },
     { "signals", test_signals },
+    { "trust_scores", test_trust_scores },
     { "audit_chain", test_audit_chain },
     { "audit_tamper", test_audit_tamper },
     { "change_feed", test_change_feed },
