@@ -8,6 +8,7 @@
 #include "core/core.h"
 
 struct store;
+struct trust_policy;
 
 /* api_ocsp_signer: the delegated OCSP responder's key and certificate (RFC 6960 4.2.2.2). */
 typedef struct api_ocsp_signer {
@@ -35,6 +36,9 @@ typedef struct api_app {
     const size_t *issuer_cert_lens;
     size_t num_issuer_certs;
     const api_ocsp_signer *ocsp_signer;
+    /* The trust policy (the "trust" member of ztca.conf, docs/trust.md); NULL: the defaults.
+     * api_server_set_trust_policy swaps it on SIGHUP. */
+    const struct trust_policy *trust;
 } api_app;
 
 typedef struct api_listen {
@@ -59,6 +63,9 @@ void api_server_set_config(api_server *s, const ca_config *cfg);
 /* api_server_set_ocsp_signer: a rotated responder identity (borrowed; keep the old one alive
  * until the server stops, as requests in flight may still use it). */
 void api_server_set_ocsp_signer(api_server *s, const api_ocsp_signer *signer);
+/* api_server_set_trust_policy: a reloaded trust policy (borrowed; keep the old one alive until
+ * the server stops). Cached OCSP answers are dropped, since the score extension may change. */
+void api_server_set_trust_policy(api_server *s, const struct trust_policy *p);
 /* api_server_port: the bound port of a listener (0 if not running); for tests that bind port 0. */
 unsigned api_server_port(const api_server *s, bool https);
 

@@ -141,6 +141,17 @@ api_h_devices_get(api_req *r)
     if (ZTCA_IS_OK(rc)) {
         rc = store_agent_list_by_device(r->app->store, r->params[0], api_device_agents_cb, agents);
     }
+    /* docs/trust.md: each score with the signals that made it (explainable). */
+    if (ZTCA_IS_OK(rc)) {
+        json_t *t = api_trust_json(r->app->store, r->params[0], "", &rc);
+        json_object_set_new(o, "trust", t);
+    }
+    for (size_t i = 0; ZTCA_IS_OK(rc) && i < json_array_size(agents); i++) {
+        json_t *a = json_array_get(agents, i);
+        json_t *t = api_trust_json(r->app->store, r->params[0],
+                                   json_string_value(json_object_get(a, "user")), &rc);
+        json_object_set_new(a, "trust", t);
+    }
     if (!ZTCA_IS_OK(rc)) {
         json_decref(o);
         return rc;

@@ -376,7 +376,8 @@ api_ocsp_issuer_of(const api_ocsp *o, const ca_ocsp_certid *id)
 
 /* The status of one CertID from the store. */
 static ztca_rc
-api_ocsp_entry_for(api_ocsp *o, const ca_ocsp_certid *id, ztca_time now, ca_ocsp_entry *out)
+api_ocsp_entry_for(api_ocsp *o, const ca_ocsp_certid *id, ztca_time now, const trust_policy *tp,
+                   ca_ocsp_entry *out)
 {
     char hex[2 * (DER_SERIAL_MAX + 1) + 1];
     memset(out, 0, sizeof(*out));
@@ -395,6 +396,11 @@ api_ocsp_entry_for(api_ocsp *o, const ca_ocsp_certid *id, ztca_time now, ca_ocsp
         return ZTCA_RC_OK; /* never issued by this CA (or purged long after expiry): unknown */
     }
     ZTCA_GUARD(rc);
+    /* DESIGN.md 4: the agent's or device's score rides along, when the policy says so (its OID
+     * breaks some parsers, docs/trust.md). */
+    if (tp->score_extension && st.score >= 0) {
+        out->trust_score = st.score;
+    }
     switch (st.status) {
     case STORE_CERT_GOOD:
         out->status = CA_OCSP_GOOD;
@@ -452,6 +458,7 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
         }
     }
     ztca_time now = ztca_now();
+    const trust_policy *tp = api_server_trust_policy(r->srv);
     bool cacheable = !req.has_nonce && req.num_ids == 1;
     char etag[40];
     if (cacheable) {
@@ -464,7 +471,7 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
         atomic_fetch_add(&o->fresh, 1);
     }
     for (size_t i = 0; i < req.num_ids; i++) {
-        if (!ZTCA_IS_OK(api_ocsp_entry_for(o, &req.ids[i], now, &entries[i]))) {
+        if (!ZTCA_IS_OK(api_ocsp_entry_for(o, &req.ids[i], now, tp, &entries[i]))) {
             /* The store is away: clients retry later (RFC 6960 2.3), never an HTTP 5xx. */
             api_ocsp_reply_status(r, CA_OCSP_TRY_LATER);
             return ZTCA_RC_OK;
@@ -478,6 +485,8 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
         .num_entries = req.num_ids,
         .nonce = req.has_nonce ? req.nonce.p : NULL,
         .nonce_len = req.has_nonce ? req.nonce.len : 0,
+        .score_oid = tp->score_oid_len > 0 ? tp->score_oid : NULL,
+        .score_oid_len = tp->score_oid_len,
     };
     uint8_t *resp = NULL;
     size_t resp_len = 0;

@@ -83,3 +83,15 @@ api_peer_require(api_req *r, const char *kind)
     }
     return ZTCA_RC_OK;
 }
+
+ztca_rc
+api_peer_require_feeder(api_req *r)
+{
+    ZTCA_GUARD(api_peer_require(r, NULL));
+    if (strcmp(r->peer.kind, "admin") != 0 && strcmp(r->peer.kind, "signal-feeder") != 0) {
+        api_reply_problem(r, 403, "forbidden", "Forbidden",
+                          "only administrators and signal feeders may post trust signals");
+        return ZTCA_NOTE(ZTCA_ERR_DENIED, "wrong certificate kind", 0);
+    }
+    return ZTCA_RC_OK;
+}

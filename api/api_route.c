@@ -23,6 +23,12 @@ const api_route api_routes[] = {
     { "POST", "/v1/devices/{}/revoke", api_h_devices_revoke, API_AUTH_ADMIN, 4 * KIB, false,
       false },
     { "GET", "/v1/audit", api_h_audit_list, API_AUTH_ADMIN, 0, false, false },
+    /* docs/trust.md: signals from administrators and signal feeders. */
+    { "POST", "/v1/devices/{}/signals", api_h_signals_device, API_AUTH_FEEDER, 4 * KIB, false,
+      false },
+    { "POST", "/v1/agents/{}/{}/signals", api_h_signals_agent, API_AUTH_FEEDER, 4 * KIB, false,
+      false },
+    { "POST", "/v1/users/{}/signals", api_h_signals_user, API_AUTH_FEEDER, 4 * KIB, false, false },
     { "POST", "/v1/provisioners", api_h_provisioners_add, API_AUTH_ADMIN, 320 * KIB, false, false },
     { "GET", "/v1/provisioners", api_h_provisioners_list, API_AUTH_ADMIN, 0, false, false },
     { "DELETE", "/v1/provisioners/{}", api_h_provisioners_remove, API_AUTH_ADMIN, 0, false, false },

@@ -36,7 +36,35 @@ struct api_server {
     pthread_t feed_thread;
     bool feed_running;
     atomic_bool stopping;
+    _Atomic(const trust_policy *) trust;
+    trust_policy default_trust; /* when the app names none */
+    /* Devices whose score changed, gathered during one feed poll (the feed thread only). */
+    char feed_devices[API_FEED_DEVICES_MAX][STORE_NAME_MAX + 1];
+    size_t num_feed_devices;
+    bool feed_devices_overflow;
 };
+
+const api_app *
+api_server_app(api_server *s)
+{
+    return s->app;
+}
+
+const trust_policy *
+api_server_trust_policy(api_server *s)
+{
+    return atomic_load(&s->trust);
+}
+
+void
+api_server_set_trust_policy(api_server *s, const trust_policy *p)
+{
+    atomic_store(&s->trust, p != NULL ? p : &s->default_trust);
+    /* Cached answers carry (or lack) the score extension of the old policy. */
+    if (s->ocsp != NULL) {
+        api_ocsp_clear(s->ocsp);
+    }
+}
 
 api_ocsp *
 api_server_ocsp(api_server *s)
@@ -81,10 +109,61 @@ api_feed_change(void *ctx, const store_change *c)
     api_server *s = ctx;
     if (c->kind == STORE_CHANGE_CERT) {
         api_server_status_changed(s, c->subject);
+    } else if (c->kind == STORE_CHANGE_TRUST) {
+        /* The device's answers carry an old score: evicted after the poll (the store handle is
+         * not used from inside the subscription's callback). */
+        bool known = false;
+        for (size_t i = 0; i < s->num_feed_devices && !known; i++) {
+            known = strcmp(s->feed_devices[i], c->subject) == 0;
+        }
+        if (!known && s->num_feed_devices < API_FEED_DEVICES_MAX) {
+            snprintf(s->feed_devices[s->num_feed_devices++], sizeof(s->feed_devices[0]), "%s",
+                     c->subject);
+        } else if (!known) {
+            s->feed_devices_overflow = true;
+        }
     } else if (s->crl != NULL) {
         api_crl_invalidate(s->crl);
     }
     return ZTCA_RC_OK;
+}
+
+static ztca_rc
+api_feed_evict_cb(void *ctx, const store_cert *c)
+{
+    api_ocsp_evict_serial_hex(ctx, c->serial);
+    return ZTCA_RC_OK;
+}
+
+void
+api_server_device_changed(api_server *s, const char *device_id)
+{
+    if (s->ocsp != NULL
+        && !ZTCA_IS_OK(
+            store_cert_list_by_device(s->app->store, device_id, api_feed_evict_cb, s->ocsp))) {
+        api_ocsp_clear(s->ocsp); /* cannot tell which: drop them all */
+    }
+    if (s->crl != NULL) {
+        api_crl_invalidate(s->crl);
+    }
+}
+
+static void
+api_feed_evict_devices(api_server *s)
+{
+    if (s->ocsp != NULL && s->feed_devices_overflow) {
+        api_ocsp_clear(s->ocsp);
+    } else if (s->ocsp != NULL) {
+        for (size_t i = 0; i < s->num_feed_devices; i++) {
+            if (!ZTCA_IS_OK(store_cert_list_by_device(s->app->store, s->feed_devices[i],
+                                                      api_feed_evict_cb, s->ocsp))) {
+                api_ocsp_clear(s->ocsp); /* cannot tell which: drop them all */
+                break;
+            }
+        }
+    }
+    s->num_feed_devices = 0;
+    s->feed_devices_overflow = false;
 }
 
 /* The change feed: every status change committed by any node (or by the CLI on this store)
@@ -94,9 +173,19 @@ api_feed_main(void *arg)
 {
     api_server *s = arg;
     bool reported = false;
+    int64_t next_sweep_ns = 0;
     while (!atomic_load(&s->stopping)) {
         size_t n = 0;
         ztca_rc rc = store_sub_poll(s->feed, 200, api_feed_change, s, &n);
+        if (s->num_feed_devices > 0 || s->feed_devices_overflow) {
+            api_feed_evict_devices(s);
+        }
+        /* Expiries and staleness change scores without a new signal (docs/trust.md). */
+        int64_t now_ns = api_now_ns();
+        if (now_ns >= next_sweep_ns) {
+            api_trust_sweep(s);
+            next_sweep_ns = now_ns + api_server_trust_policy(s)->sweep_interval * 1000000000LL;
+        }
         if (!ZTCA_IS_OK(rc) && !reported) {
             ztca_log(ZTCA_LOG_WARN, "event=feed_unavailable what=\"%s\"", ztca_last_what());
             reported = true;
@@ -297,6 +386,9 @@ api_dispatch(api_req *r)
     case API_AUTH_CLIENT:
         rc = api_peer_require(r, NULL);
         break;
+    case API_AUTH_FEEDER:
+        rc = api_peer_require_feeder(r);
+        break;
     case API_AUTH_NONE:
     case API_AUTH_BEARER:
         break;
@@ -454,6 +546,8 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
     ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "server: out of memory");
     s->app = app;
     atomic_store(&s->cfg, app->cfg);
+    trust_policy_defaults(&s->default_trust);
+    atomic_store(&s->trust, app->trust != NULL ? app->trust : &s->default_trust);
     s->https.srv = s;
     s->https.https = true;
     s->http.srv = s;

@@ -89,7 +89,8 @@ out:
  * recorded, and nothing is handed out before the commit. */
 static ztca_rc
 api_certs_issue_txn(api_req *r, const store_token *tok, const ca_csr *csr, int64_t ttl,
-                    ca_issued *out, char *device_id, size_t device_id_size)
+                    ca_issued *out, char *device_id, size_t device_id_size,
+                    api_trust_outcome *trust)
 {
     store *st = r->app->store;
     const ca_profile *profile = ca_profile_find(tok->profile);
@@ -124,6 +125,13 @@ api_certs_issue_txn(api_req *r, const store_token *tok, const ca_csr *csr, int64
             ZTCA_GUARD(store_agent_put(st, device_id, tok->user, ztca_now(), NULL));
         }
     }
+    /* docs/trust.md: the score decides whether, and for how long. */
+    ZTCA_GUARD(api_trust_evaluate_txn(
+        r->srv, device_id, profile->id == CA_PROFILE_AGENT ? tok->user : "", actor, trust));
+    if (!trust->decision.issue_allowed) {
+        return ZTCA_NOTE(ZTCA_ERR_DENIED, "trust score below the issuance threshold", 0);
+    }
+    ZTCA_GUARD(api_trust_cap_ttl(profile, ttl, trust, &ttl));
     ca_issue_req req = {
         .profile = profile, .spki = csr->spki, .spki_len = csr->spki_len, .ttl = ttl
     };
@@ -227,7 +235,14 @@ api_h_certs_create(api_req *r)
         rc = ZTCA_NOTE(ZTCA_ERR_DENIED, "ttl", 0);
         goto out;
     }
-    rc = api_certs_issue_txn(r, &tok, &csr, req.ttl, &cert, device_id, sizeof(device_id));
+    api_trust_outcome trust;
+    memset(&trust, 0, sizeof(trust));
+    trust.decision.issue_allowed = true;
+    rc = api_certs_issue_txn(r, &tok, &csr, req.ttl, &cert, device_id, sizeof(device_id), &trust);
+    if (rc.err == ZTCA_ERR_DENIED && !trust.decision.issue_allowed) {
+        api_trust_denied(r, &trust);
+        goto out;
+    }
     if (rc.err == ZTCA_ERR_DENIED) {
         api_reply_problem(r, 403, "device-revoked", "Device revoked", ztca_last_what());
         goto out;
@@ -238,10 +253,11 @@ api_h_certs_create(api_req *r)
     api_metrics_issued(tok.profile);
 
     ZTCA_CHECK(ztca_pem_encode(&pem, &pem_len, "CERTIFICATE", cert.der, cert.der_len));
-    json_t *reply =
-        json_pack("{s:s, s:s, s:s, s:o, s:s, s:s}", "serial", cert.serial_hex, "certificate", pem,
-                  "chain", r->app->chain_pem, "not_after", api_time_json(cert.not_after),
-                  "device_id", device_id, "uri", cert.uri);
+    json_t *reply = json_pack(
+        "{s:s, s:s, s:s, s:o, s:s, s:s, s:{s:i, s:o}}", "serial", cert.serial_hex, "certificate",
+        pem, "chain", r->app->chain_pem, "not_after", api_time_json(cert.not_after), "device_id",
+        device_id, "uri", cert.uri, "trust", "score", trust.score, "max_ttl",
+        trust.decision.max_ttl != 0 ? json_integer(trust.decision.max_ttl) : json_null());
     api_reply_json(r, 201, reply);
 out:
     if (in_txn) {

@@ -9,6 +9,7 @@
 
 #include "api/api.h"
 #include "store/store.h"
+#include "trust/trust.h"
 
 #define API_PATH_MAX   2048 /* longest request path (without the query) */
 #define API_MAX_PARAMS 4
@@ -20,6 +21,7 @@ typedef enum api_auth {
     API_AUTH_ADMIN,  /* an unrevoked admin certificate of this CA */
     API_AUTH_CLIENT, /* any unrevoked client certificate of this CA (the handler checks whose) */
     API_AUTH_BEARER, /* Authorization: Bearer; the handler checks it */
+    API_AUTH_FEEDER, /* an unrevoked admin or signal-feeder certificate (trust signals only) */
 } api_auth;
 
 typedef struct api_req api_req;
@@ -83,13 +85,18 @@ typedef struct api_ocsp api_ocsp;
 typedef struct api_crl api_crl;
 typedef struct api_oidc api_oidc;
 
+#define API_FEED_DEVICES_MAX 256 /* score changes per feed poll evicted by device; more: all */
+
 const ca_config *api_server_config(api_server *s);
+const api_app *api_server_app(api_server *s);
 api_ocsp *api_server_ocsp(api_server *s); /* NULL when the server has no OCSP signer */
 api_crl *api_server_crl(api_server *s);
 api_oidc *api_server_oidc(api_server *s);
 /* api_server_status_changed: a certificate's status changed here (revoke handler) or anywhere
  * (change feed): its cached OCSP answers go and the CRL is rebuilt on the next request. */
 void api_server_status_changed(api_server *s, const char *serial_hex);
+/* api_server_device_changed: the same for every certificate of a device (its trust score). */
+void api_server_device_changed(api_server *s, const char *device_id);
 
 /* ---- OCSP (api_ocsp.c) and CRL (api_crl.c) ------------------------------------------------- */
 
@@ -111,6 +118,44 @@ void api_ocsp_stats(api_ocsp *o, unsigned long long *hits, unsigned long long *m
 ZTCA_RC api_crl_new(api_crl **out, store *st, ca_issuer *issuer, int64_t validity, int64_t max_age);
 void api_crl_free(api_crl *c);
 void api_crl_invalidate(api_crl *c);
+
+/* ---- the trust engine around trust/ (api_trust.c) ------------------------------------------ */
+
+/* api_server_trust_policy: the policy in force (ztca.conf "trust", reloaded on SIGHUP). */
+const trust_policy *api_server_trust_policy(api_server *s);
+
+typedef struct api_trust_outcome {
+    int score;
+    bool held;
+    bool changed;     /* score or hold differ from what was stored (or nothing was) */
+    int previous;     /* the stored score before, -1 when none */
+    size_t num_certs; /* certificates put on hold or released by this evaluation */
+    trust_decision decision;
+    char reasons[512]; /* trust_reasons: the negative contributions */
+} api_trust_outcome;
+
+/* api_trust_evaluate: scores a device (user "") or an agent in one store transaction under the
+ * device's lock: records `insert` first when not NULL (its id to *out_signal_id), reads the
+ * signals and facts, computes (trust/), stores the score with its explanation, and puts the
+ * subject's certificates on hold or releases them. A change of score or hold goes to the audit
+ * log with its inputs (`actor`) and to the change feed. NOT_FOUND for an unknown device. */
+ZTCA_RC api_trust_evaluate(api_server *srv, const char *device_id, const char *user,
+                           const store_signal *insert, const store_audit_event *insert_ev,
+                           const char *actor, api_trust_outcome *out, int64_t *out_signal_id);
+/* api_trust_evaluate_txn: the same inside the caller's store transaction (issuance, enrollment
+ * and renewal decide on the score they record with the certificate). */
+ZTCA_RC api_trust_evaluate_txn(api_server *srv, const char *device_id, const char *user,
+                               const char *actor, api_trust_outcome *out);
+/* api_trust_denied: the 403 problem for an issuance the policy refuses (names the reasons). */
+void api_trust_denied(api_req *r, const api_trust_outcome *o);
+/* api_trust_cap_ttl: the TTL (0: the profile's default) capped by the score's tier. */
+ZTCA_RC api_trust_cap_ttl(const ca_profile *p, int64_t requested, const api_trust_outcome *o,
+                          int64_t *out);
+/* api_trust_json: the stored explanation of a subject's score (docs/trust.md), JSON null when
+ * it was never scored; NULL on a store failure (*out_rc says which). */
+json_t *api_trust_json(store *st, const char *device_id, const char *user, ztca_rc *out_rc);
+/* api_trust_sweep: re-evaluates the subjects an expiry or staleness may have changed by now. */
+void api_trust_sweep(api_server *srv);
 
 /* ---- OIDC workload certificates (api_oidc.c) ----------------------------------------------- */
 
@@ -190,6 +235,20 @@ void api_cert_req_free(api_cert_req *req);
 ZTCA_RC api_decode_revoke(const uint8_t *body, size_t len, bool device, int *out,
                           const char **out_type);
 
+/* POST /v1/devices/{id}/signals, /v1/agents/{id}/{user}/signals, /v1/users/{user}/signals
+ * (api_decode_trust.c; docs/api.md "Trust signals"). */
+#define API_SIGNAL_TTL_MAX ((int64_t)366 * 86400)
+typedef struct api_signal_req {
+    char source[TRUST_NAME_MAX + 1]; /* "" when absent (the caller's default applies) */
+    char kind[TRUST_NAME_MAX + 1];
+    int impact;
+    int64_t expires_in; /* seconds; 0: never */
+    char note[TRUST_NOTE_MAX + 1];
+} api_signal_req;
+
+ZTCA_RC api_decode_signal(const uint8_t *body, size_t len, api_signal_req *out,
+                          const char **out_type);
+
 /* ---- callers (api_peer.c) ------------------------------------------------------------------ */
 
 /* api_peer_get: verifies the TLS client certificate of the connection (GnuTLS chain check with
@@ -199,6 +258,8 @@ void api_peer_get(api_req *r);
 /* api_peer_require: 401 when there is no verified, unrevoked certificate, 403 when `kind` is
  * given and the certificate is another kind. Answers itself and returns DENIED on refusal. */
 ZTCA_RC api_peer_require(api_req *r, const char *kind);
+/* api_peer_require_feeder: an administrator or a signal feeder (docs/trust.md). */
+ZTCA_RC api_peer_require_feeder(api_req *r);
 
 /* ---- metrics (api_metrics.c) --------------------------------------------------------------- */
 
@@ -225,6 +286,9 @@ ztca_rc api_h_audit_list(api_req *r);
 ztca_rc api_h_ocsp_post(api_req *r);
 ztca_rc api_h_ocsp_get(api_req *r);
 ztca_rc api_h_crl(api_req *r);
+ztca_rc api_h_signals_device(api_req *r);
+ztca_rc api_h_signals_agent(api_req *r);
+ztca_rc api_h_signals_user(api_req *r);
 ztca_rc api_h_provisioners_add(api_req *r);
 ztca_rc api_h_provisioners_list(api_req *r);
 ztca_rc api_h_provisioners_remove(api_req *r);

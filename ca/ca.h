@@ -137,6 +137,7 @@ typedef enum ca_profile_id {
     CA_PROFILE_ADMIN,
     CA_PROFILE_SERVER,
     CA_PROFILE_OCSP,
+    CA_PROFILE_FEEDER, /* "signal-feeder": may only post trust signals (docs/trust.md) */
 } ca_profile_id;
 
 #define CA_EKU_CLIENT (1u << 0)
@@ -271,14 +272,15 @@ ZTCA_RC ca_issue(ca_issued *out, ca_issuer *iss, const ca_config *cfg, ca_rng *r
 
 /* ca_spiffe: a SPIFFE ID of this trust domain, split by DESIGN.md section 2. */
 typedef struct ca_spiffe {
-    ca_profile_id kind; /* DEVICE, AGENT, WORKLOAD or ADMIN */
+    ca_profile_id kind; /* DEVICE, AGENT, WORKLOAD, ADMIN or FEEDER */
     char device_id[CA_NAME_MAX + 1];
     char user[CA_NAME_MAX + 1];
     char workload[201];
 } ca_spiffe;
 
 /* ca_spiffe_parse: "spiffe://TD/device/ID", ".../agent/ID/USER", ".../workload/PATH",
- * ".../admin/USER" with `td` as trust domain and valid names; BAD_INPUT otherwise. */
+ * ".../admin/USER", ".../signal-feeder/NAME" with `td` as trust domain and valid names;
+ * BAD_INPUT otherwise. */
 ZTCA_RC ca_spiffe_parse(ca_spiffe *out, const char *uri, const char *td);
 
 typedef struct ca_cert_info {
@@ -439,6 +441,10 @@ typedef struct ca_ocsp_resp_params {
     size_t num_entries;   /* 1..CA_OCSP_MAX_REQS */
     const uint8_t *nonce; /* echoed in responseExtensions when nonce_len > 0 (1..32 octets) */
     size_t nonce_len;
+    /* The OID (contents octets) of the trust score extension; NULL: ztca-trust-score. A
+     * deployment with its own short arc sets it (docs/trust.md, "The score in OCSP"). */
+    const uint8_t *score_oid;
+    size_t score_oid_len;
 } ca_ocsp_resp_params;
 
 /* ca_ocsp_resp_build: a successful OCSPResponse holding a BasicOCSPResponse (RFC 6960 4.2.1):

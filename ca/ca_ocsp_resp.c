@@ -102,6 +102,16 @@ ca_ocsp_resp_check(ca_signer *signer, const ca_ocsp_resp_params *p)
                         || (e->trust_score >= 0 && e->trust_score <= 100),
                     ZTCA_ERR_BAD_INPUT, "ztca-trust-score is 0..100");
     }
+    if (p->score_oid != NULL) {
+        der_cur oid = { p->score_oid, p->score_oid_len };
+        ZTCA_ENSURE(p->score_oid_len > 0 && p->score_oid_len <= 64
+                        && (p->score_oid[p->score_oid_len - 1] & 0x80) == 0,
+                    ZTCA_ERR_BAD_INPUT, "OCSP response: bad trust score OID");
+        for (size_t i = 0; i < oid.len; i++) {
+            ZTCA_ENSURE(oid.p[i] != 0x80 || (i > 0 && (oid.p[i - 1] & 0x80) != 0),
+                        ZTCA_ERR_BAD_INPUT, "OCSP response: trust score OID not minimal");
+        }
+    }
     if (p->signer_cert != NULL) {
         ca_cert_fields f;
         size_t spki_len = 0;
@@ -142,7 +152,7 @@ ca_ocsp_ext_close(der_buf *b)
  * UnknownInfo ::= NULL                                                         (RFC 6960 4.2.1)
  * ztca-trust-score ::= INTEGER (0..100), a non-critical single extension (DESIGN.md 4). */
 static ztca_rc
-ca_ocsp_single(der_buf *b, const ca_ocsp_entry *e)
+ca_ocsp_single(der_buf *b, const ca_ocsp_entry *e, const ca_ocsp_resp_params *p)
 {
     ZTCA_GUARD(der_begin(b, DER_SEQUENCE));
     ZTCA_GUARD(der_add_raw(b, e->certid.p, e->certid.len));
@@ -171,8 +181,13 @@ ca_ocsp_single(der_buf *b, const ca_ocsp_entry *e)
     ZTCA_GUARD(der_add_generalized_time(b, e->next_update));
     ZTCA_GUARD(der_end(b));
     if (e->trust_score != CA_TRUST_SCORE_NONE) {
-        ZTCA_GUARD(ca_ocsp_ext_open(b, DER_CONTEXT_C(1), CA_OID_ZTCA_TRUST_SCORE,
-                                    sizeof(CA_OID_ZTCA_TRUST_SCORE) - 1));
+        if (p->score_oid != NULL) {
+            ZTCA_GUARD(ca_ocsp_ext_open(b, DER_CONTEXT_C(1), (const char *)p->score_oid,
+                                        p->score_oid_len));
+        } else {
+            ZTCA_GUARD(ca_ocsp_ext_open(b, DER_CONTEXT_C(1), CA_OID_ZTCA_TRUST_SCORE,
+                                        sizeof(CA_OID_ZTCA_TRUST_SCORE) - 1));
+        }
         ZTCA_GUARD(der_add_uint64(b, (uint64_t)e->trust_score));
         ZTCA_GUARD(ca_ocsp_ext_close(b));
     }
@@ -200,7 +215,7 @@ ca_ocsp_response_data(der_buf *b, const uint8_t key_hash[CA_KEY_ID_LEN],
     ZTCA_GUARD(der_add_generalized_time(b, p->produced_at));
     ZTCA_GUARD(der_begin(b, DER_SEQUENCE));
     for (size_t i = 0; i < p->num_entries; i++) {
-        ZTCA_GUARD(ca_ocsp_single(b, &p->entries[i]));
+        ZTCA_GUARD(ca_ocsp_single(b, &p->entries[i], p));
     }
     ZTCA_GUARD(der_end(b));
     if (p->nonce_len > 0) {

@@ -18,6 +18,9 @@ static const ca_profile ca_profiles[] = {
     /* RFC 6960 4.2.2.2.1: a delegated responder certificate carries id-pkix-ocsp-nocheck and
      * no revocation pointers, so it must be short-lived. */
     { CA_PROFILE_OCSP, "ocsp", CA_EKU_OCSP, 7 * DAY, 7 * DAY, false, false, false },
+    /* An EDR, MDM or SIEM integration: it posts trust signals and nothing else (least
+     * privilege); the name goes where the admin profile has its user. */
+    { CA_PROFILE_FEEDER, "signal-feeder", CA_EKU_CLIENT, 30 * DAY, 90 * DAY, false, true, true },
 };
 
 const ca_profile *
@@ -245,6 +248,11 @@ ca_spiffe_parse(ca_spiffe *out, const char *uri, const char *td)
                     "SPIFFE ID: bad admin user");
         memcpy(id.user, rest, strlen(rest) + 1);
         id.kind = CA_PROFILE_ADMIN;
+    } else if (kind_len == 13 && memcmp(path, "signal-feeder", 13) == 0) {
+        ZTCA_ENSURE(strlen(rest) <= CA_NAME_MAX && ca_name_is_valid(rest), ZTCA_ERR_BAD_INPUT,
+                    "SPIFFE ID: bad signal feeder name");
+        memcpy(id.user, rest, strlen(rest) + 1);
+        id.kind = CA_PROFILE_FEEDER;
     } else {
         ZTCA_BAIL(ZTCA_ERR_BAD_INPUT, "SPIFFE ID: unknown kind");
     }

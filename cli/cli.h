@@ -7,6 +7,7 @@
 #include "ca/ca.h"
 #include "core/core.h"
 #include "store/store.h"
+#include "trust/trust.h"
 
 int cli_init_main(int argc, char **argv);
 int cli_issue_main(int argc, char **argv);
@@ -27,6 +28,8 @@ typedef struct cli_client {
     const char *server; /* NULL: api_url of ztca.conf */
     const char *pass_file;
     bool json;
+    const char *cert; /* with key: this client certificate instead of DIR/admin's */
+    const char *key;
 } cli_client;
 
 /* cli_call: one HTTPS API request with the admin certificate of c->dir; *out gets the parsed JSON
@@ -39,6 +42,8 @@ int cli_problem(const cli_client *c, long status, struct json_t *reply);
 int cli_print_json(struct json_t *reply);
 /* cli_provisioner_run: "provisioner add|list|remove" after the common options were parsed. */
 int cli_provisioner_main(int argc, char **argv);
+/* cli_signal_main: "signal ..." (docs/trust.md). */
+int cli_signal_main(int argc, char **argv);
 
 /* cli_fail prints "ztca <cmd>: <msg>: <what of the last failure>" and returns exit status 1. */
 int cli_fail(const char *cmd, const char *msg, ztca_rc rc);
@@ -73,6 +78,8 @@ ZTCA_RC cli_load_issuer(const char *dir, const uint8_t *pass, size_t pass_len, c
 
 /* cli_load_config: DIR/ztca.conf. */
 ZTCA_RC cli_load_config(const char *dir, ca_config *out);
+/* cli_load_trust: the "trust" member of DIR/ztca.conf (docs/trust.md), defaults when absent. */
+ZTCA_RC cli_load_trust(const char *dir, trust_policy *out);
 
 /* ---- the store (cli_store.c) ---------------------------------------------------------------- */
 

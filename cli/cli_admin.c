@@ -59,8 +59,13 @@ cli_call(const cli_client *c, const char *method, const char *path, json_t *body
         return 0;
     }
     snprintf(url, sizeof(url), "%s%s", c->server != NULL ? c->server : cfg.api_url, path);
-    if (!cli_path(cert, sizeof(cert), c->dir, "admin/cert.pem")
-        || !cli_path(key, sizeof(key), c->dir, "admin/key.pem")
+    bool own = c->cert != NULL && c->key != NULL; /* e.g. a signal feeder's certificate */
+    if ((own
+         && (snprintf(cert, sizeof(cert), "%s", c->cert) >= (int)sizeof(cert)
+             || snprintf(key, sizeof(key), "%s", c->key) >= (int)sizeof(key)))
+        || (!own
+            && (!cli_path(cert, sizeof(cert), c->dir, "admin/cert.pem")
+                || !cli_path(key, sizeof(key), c->dir, "admin/key.pem")))
         || !cli_path(cafile, sizeof(cafile), c->dir, "ca/root.pem")) {
         fprintf(stderr, "ztca %s: path too long\n", c->cmd);
         return 0;
@@ -69,10 +74,11 @@ cli_call(const cli_client *c, const char *method, const char *path, json_t *body
     rc = cli_read_key_file(key, &keybuf, &keylen);
     ztca_free_secret(keybuf, keylen + 1);
     if (!ZTCA_IS_OK(rc)) {
-        cli_fail(c->cmd, "cannot use the admin key (DIR/admin/key.pem)", rc);
+        cli_fail(c->cmd, own ? "cannot use --key" : "cannot use the admin key (DIR/admin/key.pem)",
+                 rc);
         return 0;
     }
-    if (cfg.encrypted_keys) {
+    if ((cfg.encrypted_keys && !own) || (own && c->pass_file != NULL)) {
         if (c->pass_file == NULL) {
             fprintf(stderr, "ztca %s: the admin key is encrypted: --passphrase-file is required\n",
                     c->cmd);
@@ -235,6 +241,31 @@ cli_list(const cli_client *c, const char *path, const char *key, bool certs)
     return rc;
 }
 
+/* A score and the signals behind it (docs/trust.md "Explanation"), one per line. */
+static void
+cli_print_trust(const char *label, const json_t *t)
+{
+    size_t i;
+    json_t *item;
+    if (!json_is_object(t)) {
+        printf("%-22s not scored yet\n", label);
+        return;
+    }
+    printf("%-22s %lld%s\n", label, (long long)json_integer_value(json_object_get(t, "score")),
+           json_is_true(json_object_get(t, "held"))             ? " (held: certificates on hold)"
+           : !json_is_true(json_object_get(t, "issue_allowed")) ? " (issuance denied)"
+                                                                : "");
+    json_array_foreach(json_object_get(t, "contributions"), i, item)
+    {
+        printf("%-22s   %+4lld  %s/%s (%s%s)\n", "",
+               (long long)json_integer_value(json_object_get(item, "effective")),
+               json_string_value(json_object_get(item, "source")),
+               json_string_value(json_object_get(item, "kind")),
+               json_string_value(json_object_get(item, "scope")),
+               json_is_true(json_object_get(item, "derived")) ? ", derived" : "");
+    }
+}
+
 static int
 cli_show(const cli_client *c, const char *path)
 {
@@ -249,7 +280,19 @@ cli_show(const cli_client *c, const char *path)
             json_t *v;
             json_object_foreach(reply, k, v)
             {
-                if (json_is_string(v) && strcmp(k, "certificate") != 0) {
+                if (strcmp(k, "trust") == 0) {
+                    cli_print_trust("trust score", v);
+                } else if (strcmp(k, "agents") == 0 && json_is_array(v)) {
+                    size_t i;
+                    json_t *a;
+                    char label[96];
+                    json_array_foreach(v, i, a)
+                    {
+                        snprintf(label, sizeof(label), "agent %s",
+                                 json_string_value(json_object_get(a, "user")));
+                        cli_print_trust(label, json_object_get(a, "trust"));
+                    }
+                } else if (json_is_string(v) && strcmp(k, "certificate") != 0) {
                     printf("%-22s %s\n", k, json_string_value(v));
                 } else if (json_is_null(v)) {
                     printf("%-22s -\n", k);

@@ -245,3 +245,17 @@ cli_load_config(const char *dir, ca_config *out)
     ztca_free(buf);
     return rc;
 }
+
+ztca_rc
+cli_load_trust(const char *dir, trust_policy *out)
+{
+    char path[4096];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ZTCA_ENSURE(cli_path(path, sizeof(path), dir, "ztca.conf"), ZTCA_ERR_BAD_INPUT,
+                "path too long");
+    ZTCA_GUARD(cli_read_file(path, CA_CONFIG_MAX, &buf, &len));
+    ztca_rc rc = trust_policy_parse(out, buf, len);
+    ztca_free(buf);
+    return rc;
+}

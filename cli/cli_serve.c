@@ -41,6 +41,8 @@ typedef struct cli_ocsp_id {
 typedef struct cli_serve_state {
     ca_config *configs[CLI_SERVE_MAX_RELOADS + 1];
     size_t num_configs;
+    trust_policy *policies[CLI_SERVE_MAX_RELOADS + 1]; /* beside configs, one per load */
+    size_t num_policies;
     cli_ocsp_id *ocsp[CLI_SERVE_MAX_SIGNERS];
     size_t num_ocsp;
     uint8_t *issuer_der;
@@ -58,6 +60,9 @@ cli_serve_state_free(cli_serve_state *s)
 {
     for (size_t i = 0; i < s->num_configs; i++) {
         free(s->configs[i]);
+    }
+    for (size_t i = 0; i < s->num_policies; i++) {
+        free(s->policies[i]);
     }
     for (size_t i = 0; i < s->num_ocsp; i++) {
         ca_signer_free(s->ocsp[i]->signer);
@@ -285,6 +290,17 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
         status = cli_fail("serve", "cannot load the configuration", rc);
         goto out;
     }
+    trust_policy *policy = calloc(1, sizeof(*policy));
+    if (policy == NULL) {
+        fprintf(stderr, "ztca serve: out of memory\n");
+        goto out;
+    }
+    s.policies[s.num_policies++] = policy;
+    rc = cli_load_trust(dir, policy);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "cannot load the trust policy (\"trust\" in ztca.conf)", rc);
+        goto out;
+    }
     if (cfg->encrypted_keys) {
         if (pass_file == NULL) {
             fprintf(stderr, "ztca serve: the keys are encrypted: --passphrase-file is required\n");
@@ -371,7 +387,8 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                     .issuer_certs = issuer_certs,
                     .issuer_cert_lens = issuer_lens,
                     .num_issuer_certs = 1,
-                    .ocsp_signer = &s.ocsp[s.num_ocsp - 1]->pub };
+                    .ocsp_signer = &s.ocsp[s.num_ocsp - 1]->pub,
+                    .trust = policy };
     api_listen listen = { .https = https, .http = http, .threads = threads };
     rc = api_server_start(&srv, &app, &listen);
     if (!ZTCA_IS_OK(rc)) {
@@ -419,15 +436,23 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                 ztca_log(ZTCA_LOG_ERROR, "event=reload_failed reason=\"too many reloads\"");
                 continue;
             }
-            rc = cli_load_config(dir, next);
+            trust_policy *next_policy = calloc(1, sizeof(*next_policy));
+            rc = next_policy != NULL ? cli_load_config(dir, next)
+                                     : ZTCA_NOTE(ZTCA_ERR_NOMEM, "out of memory", 0);
+            if (ZTCA_IS_OK(rc)) {
+                rc = cli_load_trust(dir, next_policy);
+            }
             if (!ZTCA_IS_OK(rc)) {
                 /* A broken file must not take a running CA down: keep the old configuration. */
                 ztca_log(ZTCA_LOG_ERROR, "event=reload_failed what=\"%s\"", ztca_last_what());
                 free(next);
+                free(next_policy);
                 continue;
             }
             s.configs[s.num_configs++] = next;
+            s.policies[s.num_policies++] = next_policy;
             api_server_set_config(srv, next);
+            api_server_set_trust_policy(srv, next_policy);
             ztca_log(ZTCA_LOG_INFO, "event=reloaded");
             continue;
         }

@@ -18,6 +18,7 @@ cli_main_usage(FILE *f)
                "  cert      list, show and revoke certificates (admin, over the API)\n"
                "  device    list, show and revoke devices (admin, over the API)\n"
                "  provisioner  add, list and remove OIDC provisioners for CI jobs (admin)\n"
+               "  signal    post a trust signal about a device, agent or user (admin, feeder)\n"
                "  version   print the version\n"
                "\n"
                "Run 'ztca COMMAND --help' for the options of a command.\n");
@@ -45,6 +46,9 @@ main(int argc, char **argv)
     }
     if (strcmp(cmd, "provisioner") == 0) {
         return cli_provisioner_main(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "signal") == 0) {
+        return cli_signal_main(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "serve") == 0) {
         return cli_serve_main(argc - 1, argv + 1);

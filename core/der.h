@@ -114,6 +114,11 @@ ZTCA_RC der_add_null(der_buf *b);
 /* der_add_oid: OID contents (MBEDTLS_OID_* strings); DER_ADD_OID for literals. */
 ZTCA_RC der_add_oid(der_buf *b, const char *oid, size_t oid_len);
 #define DER_ADD_OID(b, MBED_OID) der_add_oid((b), (MBED_OID), sizeof(MBED_OID) - 1)
+/* der_oid_from_dotted: "1.3.6.1.4.1.32473.2" as OID contents octets (X.690 8.19) into
+ * out[out_size]; at least two arcs, the first 0..2 (the second below 40 unless the first is 2),
+ * each arc below 2^64, decimal without leading zeros. BAD_INPUT otherwise (mbedTLS 2.28 has no
+ * such function; 3.x's mbedtls_oid_from_numeric_string does the same). */
+ZTCA_RC der_oid_from_dotted(uint8_t *out, size_t out_size, size_t *out_len, const char *dotted);
 /* der_add_bitstring: whole octets, no unused bits. */
 ZTCA_RC der_add_bitstring(der_buf *b, const uint8_t *p, size_t len);
 /* der_add_bits: a named-bit BIT STRING from `bits` (bit 0 = the MSB of the first octet), DER

@@ -279,3 +279,61 @@ der_add_generalized_time(der_buf *b, ztca_time t)
 {
     return der_add_time_tag(b, t, true);
 }
+
+/* One sub-identifier, base 128, most significant group first, the high bit on all but the last. */
+static ztca_rc
+der_oid_put_arc(uint8_t *out, size_t out_size, size_t *pos, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n++] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+    } while (v != 0);
+    ZTCA_ENSURE(*pos + n <= out_size, ZTCA_ERR_BAD_INPUT, "OID: too long");
+    while (n > 0) {
+        n--;
+        out[(*pos)++] = (uint8_t)(tmp[n] | (n > 0 ? 0x80 : 0));
+    }
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+der_oid_from_dotted(uint8_t *out, size_t out_size, size_t *out_len, const char *dotted)
+{
+    uint64_t arcs[2] = { 0, 0 };
+    size_t num = 0, pos = 0;
+    const char *s = dotted;
+    for (;;) {
+        uint64_t v = 0;
+        const char *start = s;
+        while (*s >= '0' && *s <= '9') {
+            unsigned d = (unsigned)(*s - '0');
+            ZTCA_ENSURE(v <= (UINT64_MAX - d) / 10, ZTCA_ERR_BAD_INPUT, "OID: arc too large");
+            v = v * 10 + d;
+            s++;
+        }
+        ZTCA_ENSURE(s > start && (s - start == 1 || *start != '0'), ZTCA_ERR_BAD_INPUT,
+                    "OID: arcs are decimal numbers without leading zeros");
+        if (num < 2) {
+            arcs[num] = v;
+        } else {
+            ZTCA_GUARD(der_oid_put_arc(out, out_size, &pos, v));
+        }
+        num++;
+        if (num == 2) {
+            ZTCA_ENSURE(arcs[0] <= 2 && (arcs[0] == 2 || arcs[1] < 40), ZTCA_ERR_BAD_INPUT,
+                        "OID: the first arc is 0, 1 or 2 and the second below 40 under 0 and 1");
+            ZTCA_ENSURE(arcs[1] <= UINT64_MAX - 80, ZTCA_ERR_BAD_INPUT, "OID: arc too large");
+            ZTCA_GUARD(der_oid_put_arc(out, out_size, &pos, arcs[0] * 40 + arcs[1]));
+        }
+        if (*s == '\0') {
+            break;
+        }
+        ZTCA_ENSURE(*s == '.', ZTCA_ERR_BAD_INPUT, "OID: arcs are separated by dots");
+        s++;
+    }
+    ZTCA_ENSURE(num >= 2, ZTCA_ERR_BAD_INPUT, "OID: at least two arcs");
+    *out_len = pos;
+    return ZTCA_RC_OK;
+}

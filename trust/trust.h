@@ -75,7 +75,9 @@ typedef struct trust_policy {
     int counters_backwards_impact; /* TPM resetCount/restartCount went backwards */
     int renewal_failed_impact;     /* a failed renewal (expires after renewal_failed_ttl) */
     int64_t renewal_failed_ttl;
-    bool score_extension;   /* put ztca-trust-score in OCSP single responses (docs/trust.md) */
+    bool score_extension;  /* put ztca-trust-score in OCSP single responses (docs/trust.md) */
+    uint8_t score_oid[64]; /* its OID's contents octets; 0 long: ztca-trust-score (DESIGN.md 4) */
+    size_t score_oid_len;
     int64_t sweep_interval; /* how often expiries and staleness are re-evaluated, seconds */
 } trust_policy;
 

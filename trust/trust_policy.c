@@ -4,6 +4,7 @@
 
 #include <jansson.h>
 
+#include "core/der.h"
 #include "trust/internal.h"
 
 void
@@ -230,6 +231,7 @@ trust_policy_object(trust_policy *p, json_t *t)
         "renewal_failed_impact",
         "renewal_failed_ttl",
         "score_extension",
+        "score_extension_oid",
         "sweep_interval",
         NULL,
     };
@@ -286,6 +288,15 @@ trust_policy_object(trust_policy *p, json_t *t)
                 "config: trust.score_extension must be true or false");
     if (v != NULL) {
         p->score_extension = json_is_true(v);
+    }
+    v = json_object_get(t, "score_extension_oid");
+    if (v != NULL) {
+        ZTCA_ENSURE(json_is_string(v)
+                        && ZTCA_IS_OK(der_oid_from_dotted(p->score_oid, sizeof(p->score_oid),
+                                                          &p->score_oid_len, json_string_value(v))),
+                    ZTCA_ERR_BAD_INPUT,
+                    "config: trust.score_extension_oid must be a dotted OID such as "
+                    "\"1.3.6.1.4.1.32473.2\"");
     }
     ZTCA_GUARD(trust_policy_duration(t, "sweep_interval", 1, 3600, &p->sweep_interval,
                                      "config: trust.sweep_interval must be 1s-1h"));

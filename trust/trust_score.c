@@ -31,7 +31,7 @@ trust_attestation_name(trust_attestation a)
     case TRUST_ATTEST_TPM:
         return "tpm";
     case TRUST_ATTEST_TPM_MEASURED_BOOT:
-        return "tpm-measured-boot";
+        return "tpmMeasuredBoot"; /* as ca_attestation_name */
     }
     return "unknown";
 }

@@ -1,6 +1,7 @@
 /* Target: api_route_match, api_percent_decode, api_decode_token, api_decode_cert,
- * api_decode_revoke: everything the server does to a request's path and body before a handler
- * acts on it. The first line of the input is "METHOD PATH", the rest is the body. */
+ * api_decode_revoke, api_decode_signal: everything the server does to a request's path and body
+ * before a handler acts on it. The first line of the input is "METHOD PATH", the rest is the body.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     type = NULL;
     if (ZTCA_IS_OK(api_decode_revoke(body, body_len, true, &reason, &type))
         && (reason < 0 || reason == STORE_REASON_CERTIFICATE_HOLD)) {
+        abort();
+    }
+    api_signal_req sig;
+    type = NULL;
+    if (ZTCA_IS_OK(api_decode_signal(body, body_len, &sig, &type))) {
+        if (!trust_name_is_valid(sig.kind)
+            || (sig.source[0] != '\0' && !trust_name_is_valid(sig.source))
+            || sig.impact < TRUST_IMPACT_MIN || sig.impact > TRUST_IMPACT_MAX || sig.expires_in < 0
+            || sig.expires_in > API_SIGNAL_TTL_MAX || strlen(sig.note) > TRUST_NOTE_MAX) {
+            abort();
+        }
+    } else if (type == NULL) {
         abort();
     }
     return 0;

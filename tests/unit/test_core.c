@@ -243,6 +243,37 @@ test_der_read_integers(void)
     }
 }
 
+/* X.690 8.19 against mbedTLS's constants, and every refusal. */
+static void
+test_der_oid_from_dotted(void)
+{
+    uint8_t out[64];
+    size_t n = 0;
+    UNIT_ASSERT_OK(der_oid_from_dotted(out, sizeof(out), &n, "1.2.840.113549.1.1.11"));
+    ASSERT_BYTES_LIT(out, n, MBEDTLS_OID_PKCS1_SHA256);
+    UNIT_ASSERT_OK(der_oid_from_dotted(out, sizeof(out), &n, "2.5.29.15"));
+    ASSERT_BYTES_LIT(out, n, MBEDTLS_OID_KEY_USAGE);
+    UNIT_ASSERT_OK(der_oid_from_dotted(out, sizeof(out), &n, "1.3.6.1.4.1.32473.2"));
+    ASSERT_BYTES_LIT(out, n, "\x2b\x06\x01\x04\x01\x81\xfd\x59\x02");
+    UNIT_ASSERT_OK(der_oid_from_dotted(out, sizeof(out), &n, "2.999.0"));
+    ASSERT_BYTES_LIT(out, n, "\x88\x37\x00"); /* X.690 8.19.5 example: 2*40+999 = 1079 */
+    UNIT_ASSERT_OK(der_oid_from_dotted(out, sizeof(out), &n, "0.0"));
+    ASSERT_BYTES_LIT(out, n, "\x00");
+    UNIT_ASSERT_OK(der_oid_from_dotted(out, sizeof(out), &n, "1.2.18446744073709551615"));
+    ASSERT_BYTES_LIT(out, n, "\x2a\x81\xff\xff\xff\xff\xff\xff\xff\xff\x7f");
+    static const char *const bad[] = { "",      "1",    "1.",   ".1",
+                                       "1..2",  "3.1",  "0.40", "1.02",
+                                       "1.2.a", "1.2 ", "-1.2", "1.2.18446744073709551616",
+                                       "1.2.3." };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        UNIT_ASSERT_ERR(der_oid_from_dotted(out, sizeof(out), &n, bad[i]), ZTCA_ERR_BAD_INPUT);
+    }
+    /* The output bound holds: 2 octets do not take 1.2.840. */
+    UNIT_ASSERT_ERR(der_oid_from_dotted(out, 2, &n, "1.2.840"), ZTCA_ERR_BAD_INPUT);
+    UNIT_ASSERT_OK(der_oid_from_dotted(out, 3, &n, "1.2.840"));
+    CU_ASSERT_EQUAL(n, 3);
+}
+
 static void
 test_der_read_primitives(void)
 {
@@ -2575,6 +2606,7 @@ main(void)
         { "der_read_any_and_context", test_der_read_any_and_context },
         { "der_read_integers", test_der_read_integers },
         { "der_read_primitives", test_der_read_primitives },
+        { "der_oid_from_dotted", test_der_oid_from_dotted },
         { "der_read_times", test_der_read_times },
         { "der_read_long_lengths", test_der_read_long_lengths },
         { "der_read_negative", test_der_read_negative },

@@ -303,7 +303,8 @@ test_policy_parse(void)
                              "\"weights\":{\"edr\":150,\"edr/usb\":0},"
                              "\"attestation\":{\"none\":-40,\"tpm\":0},"
                              "\"quote_stale_after\":\"12h\",\"quote_stale_impact\":-30,"
-                             "\"score_extension\":true,\"sweep_interval\":\"2s\"}}"));
+                             "\"score_extension\":true,\"sweep_interval\":\"2s\","
+                             "\"score_extension_oid\":\"1.3.6.1.4.1.32473.2\"}}"));
     CU_ASSERT_EQUAL(p.hold_below, 30);
     CU_ASSERT_EQUAL(p.deny_below, 45);
     CU_ASSERT_EQUAL(p.positive_cap, 0);
@@ -321,6 +322,10 @@ test_policy_parse(void)
     CU_ASSERT_EQUAL(p.quote_stale_impact, -30);
     CU_ASSERT_TRUE(p.score_extension);
     CU_ASSERT_EQUAL(p.sweep_interval, 2);
+    /* RFC 5612's documentation enterprise number: 06 0a 2b 06 01 04 01 81 fd 59 02 */
+    static const uint8_t oid[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0x81, 0xfd, 0x59, 0x02 };
+    CU_ASSERT_EQUAL_FATAL(p.score_oid_len, sizeof(oid));
+    CU_ASSERT_EQUAL(memcmp(p.score_oid, oid, sizeof(oid)), 0);
     UNIT_ASSERT_OK(parse(&p, "{\"trust\":{\"quote_stale_after\":0,\"hold_below\":101,"
                              "\"deny_below\":101}}"));
     CU_ASSERT_EQUAL(p.quote_stale_after, 0);
@@ -358,6 +363,9 @@ test_policy_parse(void)
         "{\"trust\":{\"quote_stale_impact\":5}}",
         "{\"trust\":{\"score_extension\":1}}",
         "{\"trust\":{\"sweep_interval\":0}}",
+        "{\"trust\":{\"score_extension_oid\":\"1.3.6.1.4.1.32473.\"}}",
+        "{\"trust\":{\"score_extension_oid\":\"3.1\"}}",
+        "{\"trust\":{\"score_extension_oid\":2}}",
         "{\"trust\":{\"hold_below\":40,\"hold_below\":41}}",
         "{\"trust\":{}",
     };
