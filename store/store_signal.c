@@ -113,19 +113,18 @@ store_signal_read(store *s, store_rows *r, store_signal *sig)
     return ZTCA_RC_OK;
 }
 
-ztca_rc
-store_signal_list_by_device(store *s, const char *device_id, ztca_time now, store_signal_cb cb,
-                            void *ctx)
+/* The rows of a listing statement whose parameters are (key, now), each to `cb`. */
+static ztca_rc
+store_signal_walk(store *s, store_stmt stmt, const char *key, ztca_time now, store_signal_cb cb,
+                  void *ctx)
 {
-    ZTCA_ENSURE(store_text_is_valid(device_id, STORE_NAME_MAX), ZTCA_ERR_BAD_INPUT,
-                "store: device id is not valid text");
     ZTCA_GUARD(store_enter(s, STORE_READ));
     store_rows *r = NULL;
     store_signal sig;
     store_signal_init(&sig);
     ztca_rc rc = ZTCA_RC_OK;
-    store_param p[2] = { store_p_text(device_id), store_p_int(store_now(now)) };
-    ZTCA_CHECK(store_query(s, STORE_STMT_SIGNAL_LIST_DEVICE, p, 2, &r));
+    store_param p[2] = { store_p_text(key), store_p_int(store_now(now)) };
+    ZTCA_CHECK(store_query(s, stmt, p, 2, &r));
     for (;;) {
         bool row = false;
         ZTCA_CHECK(store_step(s, r, &row));
@@ -140,6 +139,15 @@ out:
     store_signal_free(&sig);
     store_done(s, r);
     return store_leave(s, STORE_READ, rc);
+}
+
+ztca_rc
+store_signal_list_by_device(store *s, const char *device_id, ztca_time now, store_signal_cb cb,
+                            void *ctx)
+{
+    ZTCA_ENSURE(store_text_is_valid(device_id, STORE_NAME_MAX), ZTCA_ERR_BAD_INPUT,
+                "store: device id is not valid text");
+    return store_signal_walk(s, STORE_STMT_SIGNAL_LIST_DEVICE, device_id, now, cb, ctx);
 }
 
 typedef struct store_signal_filter {
@@ -170,25 +178,5 @@ store_signal_list_for_subject(store *s, const char *device_id, const char *user,
     if (f.user[0] == '\0') {
         return ZTCA_RC_OK;
     }
-    ZTCA_GUARD(store_enter(s, STORE_READ));
-    store_rows *r = NULL;
-    store_signal sig;
-    store_signal_init(&sig);
-    ztca_rc rc = ZTCA_RC_OK;
-    store_param p[2] = { store_p_text(f.user), store_p_int(store_now(now)) };
-    ZTCA_CHECK(store_query(s, STORE_STMT_SIGNAL_LIST_USER, p, 2, &r));
-    for (;;) {
-        bool row = false;
-        ZTCA_CHECK(store_step(s, r, &row));
-        if (!row) {
-            break;
-        }
-        store_signal_free(&sig);
-        ZTCA_CHECK(store_signal_read(s, r, &sig));
-        STORE_RUN_CB(s, cb(ctx, &sig));
-    }
-out:
-    store_signal_free(&sig);
-    store_done(s, r);
-    return store_leave(s, STORE_READ, rc);
+    return store_signal_walk(s, STORE_STMT_SIGNAL_LIST_USER, f.user, now, cb, ctx);
 }

@@ -50,3 +50,31 @@ pg_stop() {
         "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1
     return 0
 }
+
+# lib_harness: the frame every check script shares: a temp dir $T (kept with ZTCA_KEEP=1),
+# background processes in PIDS stopped on exit, ok/bad to report checks, lib_finish to end with
+# the right status, and no system CA bundle for openssl and curl.
+lib_harness() {
+    T=$(mktemp -d)
+    PIDS=()
+    fails=0
+    trap lib_cleanup EXIT
+    export SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent
+}
+lib_cleanup() {
+    # errexit applies to the last command of an && list, and a killed peer exits 143.
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    [ -n "${ZTCA_KEEP:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
+}
+ok() { echo "ok   $*"; }
+bad() {
+    echo "FAIL $*" >&2
+    fails=$((fails + 1))
+}
+lib_finish() {
+    if [ "$fails" -ne 0 ]; then
+        echo "$fails check(s) failed" >&2
+        exit 1
+    fi
+    echo "all checks passed"
+}

@@ -11,18 +11,7 @@ lib_need openssl version
 lib_need curl --version
 lib_need "$LIB_PY" -c 'from cryptography.x509 import ocsp'
 
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    # errexit applies to the last command of an && list, and a killed peer exits 143.
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-    [ -n "${ZTCA_KEEP:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
-export SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent
+lib_harness
 
 serve() { # dir http-port https-port -> pid in SERVER
     "$ZTCA" serve --dir "$1" --listen-http "127.0.0.1:$2" --listen-https "127.0.0.1:$3" \
@@ -228,8 +217,4 @@ grep -q "Response verify OK" "$T/old.txt" && ok "answers of the old signer still
 "${Z[@]}" cert list "${ZD[@]}" --server "https://127.0.0.1:$HTTPS" | grep -c " ocsp " | grep -q 2 && ok "new signer recorded in the store" || bad "signer not in the store"
 openssl verify -x509_strict -purpose ocsphelper -CAfile "$D/ca/root.pem" -untrusted "$D/ca/intermediate.pem" "$D/ca/ocsp.pem" >/dev/null 2>&1 && ok "new signer certificate verifies" || bad "new signer cert"
 
-if [ "$fails" -ne 0 ]; then
-    echo "$fails check(s) failed" >&2
-    exit 1
-fi
-echo "all checks passed"
+lib_finish

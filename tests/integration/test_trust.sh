@@ -14,18 +14,7 @@ lib_need openssl version
 lib_need curl --version
 lib_need "$LIB_PY" -c 'import cryptography'
 
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    # errexit applies to the last command of an && list, and a killed peer exits 143.
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-    [ -n "${ZTCA_KEEP:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
-export SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent
+lib_harness
 
 HTTP=$(lib_free_port)
 HTTPS=$(lib_free_port)
@@ -240,8 +229,4 @@ ocsp -no_nonce >/dev/null
 grep -q "2.25.268636304145565434259279403583513411684.2" "$T/o.txt" && ok "after SIGHUP: the score under ztca-trust-score's own OID" || bad "default OID: $(grep -A2 'Response Single Extensions' "$T/o.txt")"
 
 if grep -q "EICAR" "$T/serve.log"; then bad "a signal note reached the server log"; else ok "notes stay out of the server log"; fi
-if [ "$fails" -ne 0 ]; then
-    echo "$fails check(s) failed" >&2
-    exit 1
-fi
-echo "all checks passed"
+lib_finish

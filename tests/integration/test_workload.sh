@@ -11,18 +11,7 @@ lib_need openssl version
 lib_need curl --version
 lib_need "$LIB_PY" -c 'import cryptography'
 
-T=$(mktemp -d)
-PIDS=()
-cleanup() {
-    # errexit applies to the last command of an && list, and a killed peer exits 143.
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
-    rm -rf "$T"
-}
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
-export SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent
+lib_harness
 
 HTTP=$(lib_free_port)
 HTTPS=$(lib_free_port)
@@ -187,8 +176,4 @@ sleep 0 # the node reloads provisioners at once after a change through it
 refuse "provisioner removed" oidc-issuer-mismatch "$tok"
 if grep -q "$tok" "$T/serve.log"; then bad "a token reached the server log"; else ok "no token in the server log"; fi
 
-if [ "$fails" -ne 0 ]; then
-    echo "$fails check(s) failed" >&2
-    exit 1
-fi
-echo "all checks passed"
+lib_finish
