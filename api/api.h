@@ -8,6 +8,9 @@
 #include "core/core.h"
 
 struct store;
+struct attest_roots;
+struct attest_pcr_policy;
+struct enroll_config;
 struct trust_policy;
 
 /* api_ocsp_signer: the delegated OCSP responder's key and certificate (RFC 6960 4.2.2.2). */
@@ -36,6 +39,12 @@ typedef struct api_app {
     const size_t *issuer_cert_lens;
     size_t num_issuer_certs;
     const api_ocsp_signer *ocsp_signer;
+    /* TPM enrollment (docs/enrollment.md): the manufacturer roots of DIR/tpm-roots, the PCR
+     * policy ("attestation") and the "enrollment" settings of ztca.conf. NULL: no roots (every
+     * EK certificate is untrusted), no PCR policy, the default settings. */
+    const struct attest_roots *tpm_roots;
+    const struct attest_pcr_policy *pcr_policy;
+    const struct enroll_config *enroll;
     /* The trust policy (the "trust" member of ztca.conf, docs/trust.md); NULL: the defaults.
      * api_server_set_trust_policy swaps it on SIGHUP. */
     const struct trust_policy *trust;

@@ -29,6 +29,11 @@ const api_route api_routes[] = {
     { "POST", "/v1/agents/{}/{}/signals", api_h_signals_agent, API_AUTH_FEEDER, 4 * KIB, false,
       false },
     { "POST", "/v1/users/{}/signals", api_h_signals_user, API_AUTH_FEEDER, 4 * KIB, false, false },
+    /* DESIGN.md 3: TPM enrollment (token) and renewal (the current certificate). */
+    { "POST", "/v1/enroll/begin", api_h_enroll_begin, API_AUTH_BEARER, 64 * KIB, false, false },
+    { "POST", "/v1/enroll/finish", api_h_enroll_finish, API_AUTH_BEARER, 48 * KIB, false, false },
+    { "POST", "/v1/renew/begin", api_h_renew_begin, API_AUTH_CLIENT, 16 * KIB, false, false },
+    { "POST", "/v1/renew", api_h_renew, API_AUTH_CLIENT, 48 * KIB, false, false },
     { "POST", "/v1/provisioners", api_h_provisioners_add, API_AUTH_ADMIN, 320 * KIB, false, false },
     { "GET", "/v1/provisioners", api_h_provisioners_list, API_AUTH_ADMIN, 0, false, false },
     { "DELETE", "/v1/provisioners/{}", api_h_provisioners_remove, API_AUTH_ADMIN, 0, false, false },

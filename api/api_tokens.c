@@ -11,7 +11,7 @@
 #define API_TOKEN_LEN    (sizeof(API_TOKEN_PREFIX) - 1 + 64)
 
 /* api_token_hash: SHA-256 of the token text; BAD_INPUT when it is not one of ours. */
-static ztca_rc
+ztca_rc
 api_token_hash(const char *token, uint8_t out[STORE_HASH_LEN])
 {
     ZTCA_ENSURE(strlen(token) == API_TOKEN_LEN
@@ -21,7 +21,7 @@ api_token_hash(const char *token, uint8_t out[STORE_HASH_LEN])
 }
 
 /* api_bearer: the credential of "Authorization: Bearer X" (RFC 6750 2.1), or NULL. */
-static const char *
+const char *
 api_bearer(api_req *r)
 {
     const char *h =

@@ -8,6 +8,7 @@
 #include <microhttpd.h>
 
 #include "api/api.h"
+#include "enroll/enroll.h"
 #include "store/store.h"
 #include "trust/trust.h"
 
@@ -249,6 +250,14 @@ typedef struct api_signal_req {
 ZTCA_RC api_decode_signal(const uint8_t *body, size_t len, api_signal_req *out,
                           const char **out_type);
 
+/* api_decode_enroll_begin / _finish (api_decode_enroll.c): POST /v1/enroll/begin and /finish, and
+ * with `renew` POST /v1/renew/begin and /v1/renew (docs/api.md, "Enrollment"). Free the output
+ * with enroll_begin_req_free / enroll_finish_req_free. */
+ZTCA_RC api_decode_enroll_begin(const uint8_t *body, size_t len, bool renew, enroll_begin_req *out,
+                                const char **out_type);
+ZTCA_RC api_decode_enroll_finish(const uint8_t *body, size_t len, bool renew,
+                                 enroll_finish_req *out, const char **out_type);
+
 /* ---- callers (api_peer.c) ------------------------------------------------------------------ */
 
 /* api_peer_get: verifies the TLS client certificate of the connection (GnuTLS chain check with
@@ -286,12 +295,23 @@ ztca_rc api_h_audit_list(api_req *r);
 ztca_rc api_h_ocsp_post(api_req *r);
 ztca_rc api_h_ocsp_get(api_req *r);
 ztca_rc api_h_crl(api_req *r);
+ztca_rc api_h_enroll_begin(api_req *r);
+ztca_rc api_h_enroll_finish(api_req *r);
+ztca_rc api_h_renew_begin(api_req *r);
+ztca_rc api_h_renew(api_req *r);
 ztca_rc api_h_signals_device(api_req *r);
 ztca_rc api_h_signals_agent(api_req *r);
 ztca_rc api_h_signals_user(api_req *r);
 ztca_rc api_h_provisioners_add(api_req *r);
 ztca_rc api_h_provisioners_list(api_req *r);
 ztca_rc api_h_provisioners_remove(api_req *r);
+
+/* ---- enrollment tokens (api_tokens.c) ------------------------------------------------------ */
+
+/* api_bearer: the credential of "Authorization: Bearer X" (RFC 6750 2.1), or NULL. */
+const char *api_bearer(api_req *r);
+/* api_token_hash: SHA-256 of a one-time token's text; BAD_INPUT when it is not one of ours. */
+ZTCA_RC api_token_hash(const char *token, uint8_t out[STORE_HASH_LEN]);
 
 /* ---- shared helpers (api_util.c) ----------------------------------------------------------- */
 

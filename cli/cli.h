@@ -4,8 +4,10 @@
 
 #include <sys/types.h>
 
+#include "attest/attest.h"
 #include "ca/ca.h"
 #include "core/core.h"
+#include "enroll/enroll.h"
 #include "store/store.h"
 #include "trust/trust.h"
 
@@ -95,5 +97,20 @@ void cli_store_actor(char *out, size_t out_size);
 /* cli_store_issue_detail: the audit detail of an issued certificate, compact JSON with sorted
  * keys (tool, profile, device_id, user, uri, not_before, not_after), malloc'd. */
 ZTCA_RC cli_store_issue_detail(char **out, const char *tool, const store_cert *c, const char *uri);
+
+/* ---- TPM enrollment (cli_enroll.c) --------------------------------------------------------- */
+
+/* cli_enroll: what `ztca serve` needs for TPM enrollment, owned. */
+typedef struct cli_enroll {
+    attest_roots *roots;       /* DIR/tpm-roots/ under "attestation"."ek_chain_profile" */
+    attest_pcr_policy *policy; /* "attestation" of ztca.conf */
+    enroll_config conf;        /* "enrollment" of ztca.conf */
+} cli_enroll;
+
+void cli_enroll_init(cli_enroll *e);
+void cli_enroll_free(cli_enroll *e);
+/* cli_enroll_load: reads DIR/ztca.conf and every file of DIR/tpm-roots/ (a missing directory
+ * leaves the roots empty); BAD_INPUT with the reason for anything unusable. */
+ZTCA_RC cli_enroll_load(const char *dir, cli_enroll *out);
 
 #endif /* ZTCA_CLI_CLI_H */

@@ -53,6 +53,7 @@ typedef struct cli_serve_state {
     store *st;
     char *root_pem, *chain_pem, *tls_cert_pem, *tls_key_pem;
     size_t tls_key_len;
+    cli_enroll enroll;
 } cli_serve_state;
 
 static void
@@ -78,6 +79,7 @@ cli_serve_state_free(cli_serve_state *s)
     ztca_free(s->chain_pem);
     ztca_free(s->tls_cert_pem);
     ztca_free_secret(s->tls_key_pem, s->tls_key_len);
+    cli_enroll_free(&s->enroll);
 }
 
 static ztca_rc
@@ -347,6 +349,15 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
         goto out;
     }
 
+    rc = cli_enroll_load(dir, &s.enroll);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve",
+                          "cannot load the TPM enrollment settings (tpm-roots/, "
+                          "\"attestation\", \"enrollment\")",
+                          rc);
+        goto out;
+    }
+
     cli_ocsp_id *first = NULL;
     rc = cli_serve_read_cert(dir, "ca/intermediate.pem", &s.issuer_der, &s.issuer_der_len);
     if (ZTCA_IS_OK(rc)) {
@@ -388,6 +399,9 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                     .issuer_cert_lens = issuer_lens,
                     .num_issuer_certs = 1,
                     .ocsp_signer = &s.ocsp[s.num_ocsp - 1]->pub,
+                    .tpm_roots = s.enroll.roots,
+                    .pcr_policy = s.enroll.policy,
+                    .enroll = &s.enroll.conf,
                     .trust = policy };
     api_listen listen = { .https = https, .http = http, .threads = threads };
     rc = api_server_start(&srv, &app, &listen);

@@ -1,7 +1,9 @@
-/* enroll.h: workload identities for CI jobs from OIDC ID tokens (issue 9; docs/workload.md).
+/* enroll.h: workload identities for CI jobs from OIDC ID tokens (issue 9; docs/workload.md), and
+ * TPM enrollment and renewal of devices (issue 7; docs/enrollment.md, last section below).
  *
- * Pure: bytes in, bytes out. No network or file I/O, no logging, no store: the caller (api/)
- * fetches JWKS documents, keeps the provisioners and the replay cache in the store, and logs.
+ * The OIDC layers are pure: bytes in, bytes out. No network or file I/O, no logging, no store: the
+ * caller (api/) fetches JWKS documents, keeps the provisioners and the replay cache in the store,
+ * and logs.
  *
  * Layers, each usable on its own:
  *   - base64url (RFC 4648 5), strict: enroll_b64url_decode / _encode
@@ -17,8 +19,11 @@
 #ifndef ZTCA_ENROLL_ENROLL_H
 #define ZTCA_ENROLL_ENROLL_H
 
+#include "attest/attest.h"
 #include "ca/ca.h"
 #include "core/core.h"
+#include "store/store.h"
+#include "trust/trust.h"
 
 #define ENROLL_TOKEN_MAX        ((size_t)16 * 1024)  /* compact JWS, bytes */
 #define ENROLL_JWKS_MAX         ((size_t)256 * 1024) /* JWKS document, bytes */
@@ -338,5 +343,193 @@ ZTCA_RC enroll_oidc_verify(enroll_verdict *out, enroll_failure *out_fail,
                            const enroll_provisioner *p, const enroll_jwks *jwks,
                            const char *trust_domain, const char *token, size_t token_len,
                            ztca_time now);
+
+/* ---- TPM enrollment and renewal (DESIGN.md 3; docs/enrollment.md) ------------------------- */
+
+/* Unlike the OIDC layers above, this part composes (DESIGN.md 1: enroll -> {attest, ca, store}):
+ * it checks tokens and sessions in the store, the evidence through attest/, issues through ca/ and
+ * records the device, the agent, the certificate and the audit entries, each step's writes in one
+ * store transaction, so nothing is handed out before its commit. No HTTP and no logging: api/
+ * decodes the bodies (api/api_decode_enroll.c), calls these functions and answers.
+ *
+ * A refusal returns DENIED (or BAD_INPUT / UNSUPPORTED for malformed evidence) with an
+ * enroll_outcome naming one stable enroll_refusal (and for evidence the attest_reason); any other
+ * code (NOMEM, STORE, CRYPTO, INTERNAL) is ours and leaves the refusal at ENROLL_REFUSED_NONE. */
+
+#define ENROLL_SESSION_TTL_DEFAULT 300 /* DESIGN.md 3: sessions expire in 5 minutes */
+#define ENROLL_SESSION_TTL_MAX     3600
+#define ENROLL_SESSION_ID_MAX      64
+#define ENROLL_NONCE_LEN           32
+#define ENROLL_SECRET_LEN          32             /* at most the digest size of every EK nameAlg */
+#define ENROLL_FACTS_MAX           ((size_t)4096) /* the device's own facts, compact JSON */
+#define ENROLL_EK_CERT_MAX         ((size_t)8192) /* one DER certificate of the EK chain */
+#define ENROLL_EK_CHAIN_MAX        4              /* intermediates a device may send */
+#define ENROLL_DEVICE_CLASS        "default"      /* PCR policy class until tokens carry one */
+
+/* enroll_blob: bytes decoded from a request; `p` is owned (malloc'd), NULL when absent. */
+typedef struct enroll_blob {
+    uint8_t *p;
+    size_t len;
+} enroll_blob;
+
+/* enroll_begin_req: POST /v1/enroll/begin and POST /v1/renew/begin (docs/api.md). */
+typedef struct enroll_begin_req {
+    enroll_blob ek_cert;                       /* DER from NV; empty for a renewal */
+    enroll_blob ek_chain[ENROLL_EK_CHAIN_MAX]; /* optional vendor intermediates, DER */
+    size_t num_ek_chain;
+    enroll_blob ek_public;  /* TPM2B_PUBLIC of the EK */
+    enroll_blob ak_public;  /* TPM2B_PUBLIC of the attestation key */
+    enroll_blob key_public; /* TPM2B_PUBLIC of the TLS key the CSR will carry */
+    char *facts;            /* owned: the device's facts as compact JSON object text, or NULL */
+} enroll_begin_req;
+
+/* enroll_finish_req: POST /v1/enroll/finish and POST /v1/renew. The TPM members are all present
+ * or all absent (has_evidence); a software device renews with the CSR alone. */
+typedef struct enroll_finish_req {
+    char session[ENROLL_SESSION_ID_MAX + 1]; /* "" when absent */
+    bool has_evidence;
+    enroll_blob secret;         /* from TPM2_ActivateCredential */
+    enroll_blob certify_attest; /* TPMS_ATTEST of TPM2_Certify(key, AK, nonce) */
+    enroll_blob certify_sig;    /* TPMT_SIGNATURE */
+    enroll_blob quote_attest;   /* TPMS_ATTEST of TPM2_Quote(AK, nonce, selection) */
+    enroll_blob quote_sig;      /* TPMT_SIGNATURE */
+    enroll_blob pcr_values;     /* the selected PCRs' digests in ascending order */
+    char *csr;                  /* owned, NUL-terminated PEM */
+    size_t csr_len;
+    int64_t ttl; /* 0: the profile's default */
+} enroll_finish_req;
+
+void enroll_begin_req_init(enroll_begin_req *r);
+void enroll_begin_req_free(enroll_begin_req *r);
+void enroll_finish_req_init(enroll_finish_req *r);
+void enroll_finish_req_free(enroll_finish_req *r);
+
+/* enroll_config: the "enrollment" member of ztca.conf:
+ *   {"session_ttl": "5m", "device_class": "default"}
+ * session_ttl: a duration or seconds, 1 s to 1 h (default 5 minutes; tests shorten it);
+ * device_class: the PCR policy class of TPM devices (default "default"). */
+typedef struct enroll_config {
+    int64_t session_ttl;
+    char device_class[CA_NAME_MAX + 1];
+} enroll_config;
+
+void enroll_config_defaults(enroll_config *c);
+/* enroll_config_parse: the whole ztca.conf JSON; defaults without an "enrollment" member,
+ * BAD_INPUT for unknown members, wrong types or values out of range. */
+ZTCA_RC enroll_config_parse(enroll_config *out, const uint8_t *json, size_t json_len);
+
+/* enroll_trust_fn: the trust engine (docs/trust.md), called inside the issuing transaction once
+ * the device, the agent and the attestation's signals are recorded: it scores the subject (user
+ * "" for a device) and says whether it may get a certificate (*out_allowed) and for how long
+ * (`requested` 0: the profile's default; *out_ttl: capped by the score's tier). */
+typedef ztca_rc (*enroll_trust_fn)(void *ctx, const char *device_id, const char *user,
+                                   const ca_profile *profile, int64_t requested, int64_t *out_ttl,
+                                   bool *out_allowed);
+
+/* enroll_env: what enrollment works with; everything borrowed. */
+typedef struct enroll_env {
+    const ca_config *cfg;
+    ca_rng *rng;
+    ca_issuer *issuer;
+    store *st;
+    const attest_roots *roots;       /* DIR/tpm-roots; NULL: no EK certificate is trusted */
+    const attest_pcr_policy *policy; /* the "attestation" member; NULL: no policy */
+    const enroll_config *conf;       /* NULL: the defaults */
+    /* The impacts of the built-in signals ztca records from an attestation (source "ztca":
+     * pcr-changed, pcr-policy, tpm-counters-backwards); NULL: the defaults. */
+    const trust_policy *trust_policy;
+    enroll_trust_fn trust; /* NULL: no trust engine (every issuance allowed) */
+    void *trust_ctx;
+} enroll_env;
+
+/* enroll_refusal: why a request was refused; api/ answers each with its own problem type. Stable
+ * names (enroll_refusal_name): append, never renumber. */
+typedef enum enroll_refusal {
+    ENROLL_REFUSED_NONE = 0,
+    ENROLL_REFUSED_TOKEN,          /* "token_invalid": unknown, used or expired token */
+    ENROLL_REFUSED_SESSION,        /* "session_invalid": unknown, used, expired or not this
+                                    * caller's session */
+    ENROLL_REFUSED_SESSION_TOKEN,  /* "session_token_mismatch": opened with another token */
+    ENROLL_REFUSED_DEVICE_REVOKED, /* "device_revoked" (DESIGN.md 4) */
+    ENROLL_REFUSED_DEVICE_UNKNOWN, /* "device_unknown": renewal for a device not on record */
+    ENROLL_REFUSED_EVIDENCE,       /* "attestation_failed": see enroll_outcome.attest */
+    ENROLL_REFUSED_EVIDENCE_SHAPE, /* "evidence_required": TPM evidence missing for a TPM
+                                    * device, or sent for a software one */
+    ENROLL_REFUSED_CSR,            /* "csr_rejected" */
+    ENROLL_REFUSED_TTL,            /* "ttl_too_long" */
+    ENROLL_REFUSED_KIND,           /* "certificate_kind": renewal with a certificate that is not
+                                    * an agent or device certificate */
+    ENROLL_REFUSED_TRUST,          /* "trust_denied": the score is below the issuance threshold */
+    ENROLL_REFUSED_COUNT_,
+} enroll_refusal;
+
+const char *enroll_refusal_name(enroll_refusal r);
+
+typedef struct enroll_outcome {
+    enroll_refusal refusal;
+    attest_reason attest; /* ENROLL_REFUSED_EVIDENCE: the precise reason */
+} enroll_outcome;
+
+/* enroll_challenge: the answer to a begin. */
+typedef struct enroll_challenge {
+    char session[ENROLL_SESSION_ID_MAX + 1];
+    uint8_t nonce[ENROLL_NONCE_LEN];
+    attest_credential cred; /* for TPM2_ActivateCredential(AK, EK) */
+    uint16_t pcr_bank;      /* ATTEST_ALG_SHA256 ... */
+    uint32_t pcr_mask;      /* bit i: PCR i */
+    ztca_time expires_at;
+    char device_id[CA_NAME_MAX + 1];
+} enroll_challenge;
+
+/* enroll_peer: the caller of a renewal, from its verified client certificate. */
+typedef struct enroll_peer {
+    ca_profile_id kind;
+    char device_id[STORE_NAME_MAX + 1];
+    char user[STORE_NAME_MAX + 1];
+    char serial[STORE_SERIAL_MAX + 1];
+} enroll_peer;
+
+/* enroll_result: a committed issuance. */
+typedef struct enroll_result {
+    ca_issued cert; /* owned */
+    const ca_profile *profile;
+    char device_id[CA_NAME_MAX + 1];
+    char user[CA_NAME_MAX + 1]; /* "" for a device certificate */
+    ca_attestation attestation; /* the level in the certificate and the store */
+    const char *level;          /* "tpm-certified", ..., or "software" (static) */
+    const char *pcr;            /* "pass", "record", "fail", "no_policy" or "" */
+} enroll_result;
+
+void enroll_result_init(enroll_result *r);
+void enroll_result_free(enroll_result *r);
+
+/* enroll_tpm_begin: step 1 of DESIGN.md 3 for the holder of the token whose SHA-256 is
+ * `token_hash`. The token must be valid (it is checked, not used: it is consumed by the finish
+ * that issues), the EK certificate must chain to `env->roots` and hold the EK public, the AK must
+ * be an attestation key, the device (dev- + base32 SHA-256 of the EK's TPMT_PUBLIC) must not be
+ * revoked. Records a single-use session bound to the token and returns the nonce and the
+ * MakeCredential challenge for the AK. */
+ZTCA_RC enroll_tpm_begin(const enroll_env *env, const uint8_t token_hash[32],
+                         const enroll_begin_req *req, enroll_challenge *out, enroll_outcome *why);
+/* enroll_tpm_finish: step 2: consumes the session (single use, whatever the outcome), requires
+ * the same token, checks the returned secret (constant time), the certify (the CSR key is the
+ * TPM key of begin, non-exportable, certified by the AK over the nonce), the quote (nonce, PCR
+ * selection and digest) and the PCR policy, then in one transaction consumes the token, records
+ * or updates the device (EK hash and certificate, AK, facts with the attestation level), the user
+ * and the agent, and issues the token's profile with the attestation level in ca_identity. */
+ZTCA_RC enroll_tpm_finish(const enroll_env *env, const uint8_t token_hash[32],
+                          const enroll_finish_req *req, enroll_result *out, enroll_outcome *why);
+
+/* enroll_renew_begin: a TPM device renewing (the caller is authenticated by its current
+ * certificate): the EK public must be the device's recorded EK; a fresh credential challenge
+ * for the AK and a nonce, in a session bound to the caller's certificate serial. */
+ZTCA_RC enroll_renew_begin(const enroll_env *env, const enroll_peer *peer,
+                           const enroll_begin_req *req, enroll_challenge *out, enroll_outcome *why);
+/* enroll_renew_finish: a new certificate (new serial) for the caller's identity and profile. A
+ * TPM device proves the key and the boot state afresh exactly as enroll_tpm_finish does; a
+ * software device sends its CSR alone. The attestation result updates the device's facts and is
+ * recorded as a trust signal (source "attestation", kind "renewal"). */
+ZTCA_RC enroll_renew_finish(const enroll_env *env, const enroll_peer *peer,
+                            const enroll_finish_req *req, enroll_result *out, enroll_outcome *why);
 
 #endif /* ZTCA_ENROLL_ENROLL_H */

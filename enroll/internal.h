@@ -104,4 +104,71 @@ ZTCA_RC enroll_oidc_check_claims(enroll_verdict *out, enroll_failure *f,
 /* enroll_url_is_valid: issuer / JWKS URL rules of enroll_provisioner_check. */
 bool enroll_url_is_valid(const char *url);
 
+/* ---- TPM enrollment (enroll_session.c, enroll_tpm.c) ---------------------------------------- */
+
+/* enroll_refuse: records a refusal and returns `err` noted with `what` (see ENROLL_REFUSE_TPM). */
+ztca_rc enroll_refuse(enroll_outcome *why, enroll_refusal refusal, attest_reason attest,
+                      ztca_err err, const char *file, int line, const char *what);
+#define ENROLL_REFUSE_TPM(why, refusal, err, what) \
+    enroll_refuse((why), (refusal), ATTEST_OK, (err), __FILE__, __LINE__, (what))
+
+/* enroll_ek_identity: SHA-256 of the EK's TPMT_PUBLIC (the store's EK hash) and the device id
+ * derived from it (DESIGN.md 2), from a TPM2B_PUBLIC already checked by attest. */
+ZTCA_RC enroll_ek_identity(uint8_t out_digest[STORE_HASH_LEN], char *out_id, size_t id_size,
+                           const uint8_t *ek_public, size_t ek_public_len);
+
+typedef enum enroll_op { ENROLL_OP_ENROLL = 1, ENROLL_OP_RENEW = 2 } enroll_op;
+
+/* enroll_session_data: what a begin keeps for its finish in store_session.data, as JSON. The
+ * nonce and the hash of the credential secret live in the session row itself. */
+typedef struct enroll_session_data {
+    enroll_op op;
+    char device_id[CA_NAME_MAX + 1];
+    uint8_t ek_digest[STORE_HASH_LEN];
+    enroll_blob ek_cert;    /* enroll: the verified EK certificate, for the device record */
+    enroll_blob ek_public;  /* TPM2B_PUBLIC */
+    enroll_blob ak_public;  /* TPM2B_PUBLIC, checked by attest_ak_parse at begin */
+    enroll_blob key_public; /* TPM2B_PUBLIC of the key the CSR must hold */
+    uint16_t pcr_bank;      /* the selection the quote must cover */
+    uint32_t pcr_mask;
+    char serial[2 * 20 + 1]; /* renew: the certificate that opened the session */
+    char *facts;             /* owned: the device's own facts (JSON object text) or NULL */
+} enroll_session_data;
+
+void enroll_session_data_init(enroll_session_data *d);
+void enroll_session_data_free(enroll_session_data *d);
+/* enroll_session_data_encode: compact JSON, malloc'd (free()), at most STORE_BLOB_MAX bytes. */
+ZTCA_RC enroll_session_data_encode(char **out, size_t *out_len, const enroll_session_data *d);
+/* enroll_session_data_decode: the inverse; BAD_INPUT for anything it did not write. */
+ZTCA_RC enroll_session_data_decode(enroll_session_data *out, const uint8_t *data, size_t len);
+
+const char *enroll_pcr_decision_name(attest_pcr_decision d);
+
+/* enroll_facts_in: what an attestation says about a device, for its facts in the store. */
+typedef struct enroll_facts_in {
+    const char *old_facts;    /* the device's facts so far (JSON), or NULL */
+    const char *client_facts; /* what the device reported about itself, or NULL */
+    const char *level;        /* attest_level_name, or "software" */
+    ca_attestation ca_level;
+    const char *via; /* "enroll" or "renew" */
+    ztca_time now;
+    const attest_key *ek; /* NULL for software devices (and the members below too) */
+    const attest_key *ak;
+    const attest_quote *quote;
+    const attest_pcr_verdict *verdict;
+    uint16_t pcr_bank;
+    uint32_t pcr_mask;
+    const char *baseline; /* a new PCR baseline (JSON) to record, or NULL to keep the old */
+} enroll_facts_in;
+
+/* enroll_facts_build: the device's new facts (compact JSON, sorted keys, malloc'd; free()):
+ * the old ones updated with the attestation level, the time, the key kinds, the TPM clock
+ * counters, the PCR verdict, the baseline and the device's own facts under "client".
+ * *out_counter_regressed: the TPM's resetCount went down since the last attestation. */
+ZTCA_RC enroll_facts_build(char **out, bool *out_counter_regressed, const enroll_facts_in *in);
+/* enroll_facts_pcr_failed: the device's last recorded PCR verdict was "fail". */
+bool enroll_facts_pcr_failed(const char *facts);
+/* enroll_facts_baseline: the "pcr_baseline" recorded in a device's facts, if any. */
+ZTCA_RC enroll_facts_baseline(attest_pcr_bank *out, bool *out_found, const char *facts);
+
 #endif /* ZTCA_ENROLL_INTERNAL_H */
