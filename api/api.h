@@ -51,8 +51,11 @@ typedef struct api_app {
 } api_app;
 
 typedef struct api_listen {
-    const char *https;         /* "ADDR:PORT" ("127.0.0.1:8443", "[::1]:8443"), NULL: no HTTPS */
-    const char *http;          /* plain HTTP for the public routes, NULL: none */
+    const char *https; /* "ADDR:PORT" ("127.0.0.1:8443", "[::1]:8443"), NULL: no HTTPS */
+    const char *http;  /* plain HTTP for the public routes, NULL: none */
+    /* plain HTTP serving only /v1/authz to enforcement points on this host: a loopback
+     * "ADDR:PORT" or "unix:/PATH" (docs/authz.md); NULL: none */
+    const char *authz;
     unsigned threads;          /* per listener; 0: the number of CPUs */
     unsigned connection_limit; /* per listener; 0: 1024 */
     unsigned timeout_s;        /* idle connection timeout; 0: 30 */

@@ -13,8 +13,8 @@ static const unsigned api_statuses[] = { 200, 201, 204, 304, 400, 401, 403, 404,
 static const double api_buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                       0.05,   0.1,   0.25,   0.5,   1.0,  2.5 };
 #define API_NUM_BUCKETS (sizeof(api_buckets) / sizeof(api_buckets[0]))
-static const char *const api_profiles[] = { "device", "agent", "workload",     "admin",
-                                            "server", "ocsp",  "signal-feeder" };
+static const char *const api_profiles[] = { "device", "agent", "workload",      "admin",
+                                            "server", "ocsp",  "signal-feeder", "pep" };
 #define API_NUM_PROFILES (sizeof(api_profiles) / sizeof(api_profiles[0]))
 
 /* The only mutable globals of api/: monotonic counters, atomics only. */

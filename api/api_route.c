@@ -41,6 +41,10 @@ const api_route api_routes[] = {
     { "POST", "/ocsp", api_h_ocsp_post, API_AUTH_NONE, 16 * KIB, true, false },
     { "GET", "/ocsp/", api_h_ocsp_get, API_AUTH_NONE, 0, true, true },
     { "GET", "/crl", api_h_crl, API_AUTH_NONE, 0, true, false },
+    /* docs/authz.md: any method, since Envoy's ext_authz forwards the original one and appends
+     * the original path to the prefix. */
+    { "*", "/v1/authz", api_h_authz, API_AUTH_PEP, 0, false, false },
+    { "*", "/v1/authz/", api_h_authz, API_AUTH_PEP, 0, false, true },
 };
 const size_t api_num_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 
@@ -137,7 +141,8 @@ api_route_match(api_req *r, const char *method, const char *path)
         size_t plen = strlen(api_routes[i].pattern);
         if (api_routes[i].prefix && len > plen && strncmp(path, api_routes[i].pattern, plen) == 0) {
             snprintf(r->path, sizeof(r->path), "%s", path);
-            if (strcmp(api_routes[i].method, method) != 0) {
+            if (strcmp(api_routes[i].method, "*") != 0
+                && strcmp(api_routes[i].method, method) != 0) {
                 r->miss_status = 405;
                 return;
             }
@@ -170,7 +175,7 @@ api_route_match(api_req *r, const char *method, const char *path)
             bad = bad || seg_bad;
             continue;
         }
-        if (strcmp(api_routes[i].method, method) != 0) {
+        if (strcmp(api_routes[i].method, "*") != 0 && strcmp(api_routes[i].method, method) != 0) {
             other_method = true;
             continue;
         }

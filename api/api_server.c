@@ -4,12 +4,16 @@
  * libmicrohttpd 0.9.75 facts this follows (../shared/notes/MHD.md): an answer queued in the first
  * access-handler call gets "Connection: close", so requests are answered on a later call; epoll
  * with a thread pool is the fast mode; MHD never requires a client certificate, routes check. */
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +22,8 @@
 typedef struct api_listener {
     api_server *srv;
     bool https;
+    bool authz_only;     /* serves /v1/authz (and /healthz) without authentication */
+    char unix_path[108]; /* a Unix socket we created, removed on stop; "" for TCP */
     struct MHD_Daemon *d;
 } api_listener;
 
@@ -26,6 +32,8 @@ struct api_server {
     _Atomic(const ca_config *) cfg;
     api_listener https;
     api_listener http;
+    api_listener authz_l;
+    api_authz *authz;
     atomic_long in_flight;
     atomic_ulong next_id;
     uint32_t id_prefix;
@@ -48,6 +56,12 @@ const api_app *
 api_server_app(api_server *s)
 {
     return s->app;
+}
+
+api_authz *
+api_server_authz(api_server *s)
+{
+    return s->authz;
 }
 
 const trust_policy *
@@ -93,6 +107,7 @@ api_server_status_changed(api_server *s, const char *serial_hex)
     if (s->crl != NULL) {
         api_crl_invalidate(s->crl);
     }
+    api_authz_changed(s->authz);
 }
 
 void
@@ -107,6 +122,7 @@ static ztca_rc
 api_feed_change(void *ctx, const store_change *c)
 {
     api_server *s = ctx;
+    api_authz_changed(s->authz);
     if (c->kind == STORE_CHANGE_CERT) {
         api_server_status_changed(s, c->subject);
     } else if (c->kind == STORE_CHANGE_TRUST) {
@@ -146,6 +162,7 @@ api_server_device_changed(api_server *s, const char *device_id)
     if (s->crl != NULL) {
         api_crl_invalidate(s->crl);
     }
+    api_authz_changed(s->authz);
 }
 
 static void
@@ -164,6 +181,7 @@ api_feed_evict_devices(api_server *s)
     }
     s->num_feed_devices = 0;
     s->feed_devices_overflow = false;
+    api_authz_changed(s->authz);
 }
 
 /* The change feed: every status change committed by any node (or by the CLI on this store)
@@ -257,6 +275,7 @@ api_req_new(api_listener *l, struct MHD_Connection *conn, const char *method, co
     r->cfg = api_server_config(s);
     r->conn = conn;
     r->https = l->https;
+    r->authz_listener = l->authz_only;
     r->start_ns = api_now_ns();
     r->route_index = -1;
     snprintf(r->id, sizeof(r->id), "%08x%08lx", s->id_prefix,
@@ -372,7 +391,13 @@ api_dispatch(api_req *r)
                           "the request body exceeds this route's limit");
         return api_queue(r);
     }
-    if (!r->https && !r->route->public_http) {
+    if (r->authz_listener && r->route->handler != api_h_authz
+        && r->route->handler != api_h_healthz) {
+        api_reply_problem(r, 404, "not-found", "Not found",
+                          "this listener serves /v1/authz and /healthz only");
+        return api_queue(r);
+    }
+    if (!r->https && !r->route->public_http && !r->authz_listener) {
         /* Tokens and admin calls never travel in clear text. */
         api_reply_problem(r, 403, "https-required", "HTTPS required",
                           "this route is served on the HTTPS listener only");
@@ -388,6 +413,11 @@ api_dispatch(api_req *r)
         break;
     case API_AUTH_FEEDER:
         rc = api_peer_require_feeder(r);
+        break;
+    case API_AUTH_PEP:
+        /* The authz listener is reachable only from this host (loopback or a Unix socket whose
+         * permissions decide); on HTTPS an enforcement point shows its pep certificate. */
+        rc = r->authz_listener ? ZTCA_RC_OK : api_peer_require(r, "pep");
         break;
     case API_AUTH_NONE:
     case API_AUTH_BEARER:
@@ -500,19 +530,71 @@ api_parse_listen(const char *spec, struct sockaddr_storage *out, socklen_t *out_
     return ZTCA_RC_OK;
 }
 
+static bool
+api_is_loopback(const struct sockaddr_storage *sa)
+{
+    if (sa->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return false;
+}
+
+/* A listening Unix socket at `path` (a stale socket file from a crash is replaced). */
+static ztca_rc
+api_unix_listen(api_listener *l, const char *path, int *out_fd)
+{
+    struct sockaddr_un un;
+    memset(&un, 0, sizeof(un));
+    un.sun_family = AF_UNIX;
+    ZTCA_ENSURE(path[0] == '/' && strlen(path) < sizeof(un.sun_path)
+                    && strlen(path) < sizeof(l->unix_path),
+                ZTCA_ERR_BAD_INPUT, "unix socket path must be absolute and short (< 108 bytes)");
+    memcpy(un.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ZTCA_ENSURE(fd >= 0, ZTCA_ERR_IO, "cannot create a unix socket");
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+        unlink(path);
+    }
+    if (bind(fd, (struct sockaddr *)&un, sizeof(un)) != 0 || listen(fd, 512) != 0) {
+        close(fd);
+        ZTCA_BAIL(ZTCA_ERR_IO, "cannot bind the unix socket (path taken, or no permission)");
+    }
+    /* Owner and group only: the group decides which proxy may ask (docs/authz.md). */
+    chmod(path, 0660);
+    memcpy(l->unix_path, path, strlen(path) + 1);
+    *out_fd = fd;
+    return ZTCA_RC_OK;
+}
+
 static ztca_rc
 api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, const char *spec)
 {
     struct sockaddr_storage sa;
     socklen_t sa_len = 0;
     bool v6 = false;
+    int unix_fd = -1;
     unsigned threads = cfg->threads;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 && n < 64 ? (unsigned)n : 2;
     }
-    ZTCA_GUARD(api_parse_listen(spec, &sa, &sa_len, &v6));
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC;
+    if (l->authz_only && strncmp(spec, "unix:", 5) == 0) {
+        ZTCA_GUARD(api_unix_listen(l, spec + 5, &unix_fd));
+        memset(&sa, 0, sizeof(sa)); /* unused: MHD takes the socket */
+    } else {
+        ZTCA_GUARD(api_parse_listen(spec, &sa, &sa_len, &v6));
+        ZTCA_ENSURE(!l->authz_only || api_is_loopback(&sa), ZTCA_ERR_BAD_INPUT,
+                    "the authz listener has no authentication: bind it to loopback "
+                    "(127.0.0.1:PORT, [::1]:PORT) or a Unix socket (unix:/PATH); remote "
+                    "enforcement points use HTTPS with a pep certificate");
+    }
     if (v6) {
         flags |= MHD_USE_IPv6;
     }
@@ -521,7 +603,9 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, c
     }
     /* Options common to both listeners, then the TLS ones (NULL ends the list early for HTTP). */
     l->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, api_access, l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        flags, 0, NULL, NULL, api_access, l,
+        unix_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
+        unix_fd >= 0 ? (intptr_t)unix_fd : (intptr_t)(struct sockaddr *)&sa,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         cfg->connection_limit != 0 ? cfg->connection_limit : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->timeout_s != 0 ? cfg->timeout_s : 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -531,6 +615,11 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, c
         MHD_OPTION_HTTPS_MEM_CERT, app->tls_cert_pem, MHD_OPTION_HTTPS_MEM_TRUST,
         app->tls_trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
         "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+    if (l->d == NULL && unix_fd >= 0) {
+        close(unix_fd);
+        unlink(l->unix_path);
+        l->unix_path[0] = '\0';
+    }
     ZTCA_ENSURE(l->d != NULL, ZTCA_ERR_IO,
                 "cannot start the listener (address in use, or bad TLS certificate or key)");
     return ZTCA_RC_OK;
@@ -540,8 +629,8 @@ ztca_rc
 api_server_start(api_server **out, const api_app *app, const api_listen *listen)
 {
     uint8_t prefix[4];
-    ZTCA_ENSURE(listen->https != NULL || listen->http != NULL, ZTCA_ERR_BAD_INPUT,
-                "server: no listener configured");
+    ZTCA_ENSURE(listen->https != NULL || listen->http != NULL || listen->authz != NULL,
+                ZTCA_ERR_BAD_INPUT, "server: no listener configured");
     api_server *s = calloc(1, sizeof(*s));
     ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "server: out of memory");
     s->app = app;
@@ -551,6 +640,8 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
     s->https.srv = s;
     s->https.https = true;
     s->http.srv = s;
+    s->authz_l.srv = s;
+    s->authz_l.authz_only = true;
     if (ZTCA_IS_OK(ca_rng_bytes(app->rng, prefix, sizeof(prefix)))) {
         s->id_prefix = (uint32_t)prefix[0] << 24 | (uint32_t)prefix[1] << 16
                        | (uint32_t)prefix[2] << 8 | prefix[3];
@@ -569,6 +660,9 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
                 api_crl_new(&s->crl, app->store, app->issuer, cfg->crl_validity, cfg->ocsp_max_age);
         }
         if (ZTCA_IS_OK(rc)) {
+            rc = api_authz_new(&s->authz, app);
+        }
+        if (ZTCA_IS_OK(rc)) {
             rc = store_sub_open(&s->feed, app->store, STORE_SUB_FROM_NOW);
         }
         if (ZTCA_IS_OK(rc)) {
@@ -582,6 +676,9 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
     }
     if (ZTCA_IS_OK(rc) && listen->http != NULL) {
         rc = api_listener_start(&s->http, app, listen, listen->http);
+    }
+    if (ZTCA_IS_OK(rc) && listen->authz != NULL) {
+        rc = api_listener_start(&s->authz_l, app, listen, listen->authz);
     }
     if (!ZTCA_IS_OK(rc)) {
         api_server_stop(s, 0);
@@ -621,6 +718,12 @@ api_server_stop(api_server *s, unsigned grace_s)
             close(fd);
         }
     }
+    if (s->authz_l.d != NULL) {
+        MHD_socket fd = MHD_quiesce_daemon(s->authz_l.d);
+        if (fd != MHD_INVALID_SOCKET) {
+            close(fd);
+        }
+    }
     for (unsigned i = 0; i < grace_s * 20 && atomic_load(&s->in_flight) > 0; i++) {
         struct timespec ts = { 0, 50000000L };
         nanosleep(&ts, NULL);
@@ -631,6 +734,12 @@ api_server_stop(api_server *s, unsigned grace_s)
     if (s->http.d != NULL) {
         MHD_stop_daemon(s->http.d);
     }
+    if (s->authz_l.d != NULL) {
+        MHD_stop_daemon(s->authz_l.d);
+    }
+    if (s->authz_l.unix_path[0] != '\0') {
+        unlink(s->authz_l.unix_path);
+    }
     atomic_store(&s->stopping, true);
     if (s->feed_running) {
         pthread_join(s->feed_thread, NULL);
@@ -639,5 +748,6 @@ api_server_stop(api_server *s, unsigned grace_s)
     api_ocsp_free(s->ocsp);
     api_crl_free(s->crl);
     api_oidc_free(s->oidc);
+    api_authz_free(s->authz);
     free(s);
 }

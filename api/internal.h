@@ -23,6 +23,7 @@ typedef enum api_auth {
     API_AUTH_CLIENT, /* any unrevoked client certificate of this CA (the handler checks whose) */
     API_AUTH_BEARER, /* Authorization: Bearer; the handler checks it */
     API_AUTH_FEEDER, /* an unrevoked admin or signal-feeder certificate (trust signals only) */
+    API_AUTH_PEP,    /* an unrevoked pep certificate, or the loopback/Unix authz listener */
 } api_auth;
 
 typedef struct api_req api_req;
@@ -57,6 +58,7 @@ struct api_req {
     const ca_config *cfg; /* the configuration when the request started */
     struct MHD_Connection *conn;
     bool https;
+    bool authz_listener;    /* the loopback/Unix listener that serves only /v1/authz */
     const api_route *route; /* NULL when nothing matched: see miss_status */
     unsigned miss_status;   /* 404 or 405 */
     int route_index;        /* for metrics; -1 when nothing matched */
@@ -85,11 +87,13 @@ struct api_req {
 typedef struct api_ocsp api_ocsp;
 typedef struct api_crl api_crl;
 typedef struct api_oidc api_oidc;
+typedef struct api_authz api_authz;
 
 #define API_FEED_DEVICES_MAX 256 /* score changes per feed poll evicted by device; more: all */
 
 const ca_config *api_server_config(api_server *s);
 const api_app *api_server_app(api_server *s);
+api_authz *api_server_authz(api_server *s);
 api_ocsp *api_server_ocsp(api_server *s); /* NULL when the server has no OCSP signer */
 api_crl *api_server_crl(api_server *s);
 api_oidc *api_server_oidc(api_server *s);
@@ -157,6 +161,29 @@ ZTCA_RC api_trust_cap_ttl(const ca_profile *p, int64_t requested, const api_trus
 json_t *api_trust_json(store *st, const char *device_id, const char *user, ztca_rc *out_rc);
 /* api_trust_sweep: re-evaluates the subjects an expiry or staleness may have changed by now. */
 void api_trust_sweep(api_server *srv);
+
+/* ---- authorization for enforcement points (api_authz.c, docs/authz.md) --------------------- */
+
+ZTCA_RC api_authz_new(api_authz **out, const api_app *app);
+void api_authz_free(api_authz *a);
+/* api_authz_changed: some status or score changed: cached statuses are read again. */
+void api_authz_changed(api_authz *a);
+
+#define API_AUTHZ_CERT_MAX ((size_t)16 * 1024) /* the URL-encoded PEM of one certificate */
+#define API_AUTHZ_XFCC_MAX ((size_t)32 * 1024)
+
+typedef struct api_authz_req {
+    uint8_t *der; /* owned: the client certificate */
+    size_t der_len;
+    int min_score; /* X-Ztca-Min-Score, 0 when absent */
+    bool from_xfcc;
+} api_authz_req;
+
+/* api_decode_authz (api_decode_authz.c, pure): the header values, NULL when absent. On failure
+ * *out_type is the problem type ("authz-...") and ztca_last_what() the detail. */
+ZTCA_RC api_decode_authz(const char *client_cert, const char *xfcc, const char *min_score,
+                         api_authz_req *out, const char **out_type);
+void api_authz_req_free(api_authz_req *r);
 
 /* ---- OIDC workload certificates (api_oidc.c) ----------------------------------------------- */
 
@@ -299,6 +326,7 @@ ztca_rc api_h_enroll_begin(api_req *r);
 ztca_rc api_h_enroll_finish(api_req *r);
 ztca_rc api_h_renew_begin(api_req *r);
 ztca_rc api_h_renew(api_req *r);
+ztca_rc api_h_authz(api_req *r);
 ztca_rc api_h_signals_device(api_req *r);
 ztca_rc api_h_signals_agent(api_req *r);
 ztca_rc api_h_signals_user(api_req *r);

@@ -138,6 +138,7 @@ typedef enum ca_profile_id {
     CA_PROFILE_SERVER,
     CA_PROFILE_OCSP,
     CA_PROFILE_FEEDER, /* "signal-feeder": may only post trust signals (docs/trust.md) */
+    CA_PROFILE_PEP,    /* "pep": an enforcement point; may only ask /v1/authz (docs/authz.md) */
 } ca_profile_id;
 
 #define CA_EKU_CLIENT (1u << 0)
@@ -272,14 +273,15 @@ ZTCA_RC ca_issue(ca_issued *out, ca_issuer *iss, const ca_config *cfg, ca_rng *r
 
 /* ca_spiffe: a SPIFFE ID of this trust domain, split by DESIGN.md section 2. */
 typedef struct ca_spiffe {
-    ca_profile_id kind; /* DEVICE, AGENT, WORKLOAD, ADMIN or FEEDER */
+    ca_profile_id kind; /* DEVICE, AGENT, WORKLOAD, ADMIN, FEEDER or PEP */
     char device_id[CA_NAME_MAX + 1];
     char user[CA_NAME_MAX + 1];
     char workload[201];
 } ca_spiffe;
 
 /* ca_spiffe_parse: "spiffe://TD/device/ID", ".../agent/ID/USER", ".../workload/PATH",
- * ".../admin/USER", ".../signal-feeder/NAME" with `td` as trust domain and valid names;
+ * ".../admin/USER", ".../signal-feeder/NAME", ".../pep/NAME" with `td` as trust domain and
+ * valid names;
  * BAD_INPUT otherwise. */
 ZTCA_RC ca_spiffe_parse(ca_spiffe *out, const char *uri, const char *td);
 
@@ -297,6 +299,19 @@ typedef struct ca_cert_info {
 /* ca_cert_info_parse: reads what ztca needs from a certificate (strict DER walk; signatures are
  * not checked here). More than one URI SAN is BAD_INPUT: an identity must be unambiguous. */
 ZTCA_RC ca_cert_info_parse(ca_cert_info *out, const uint8_t *der, size_t der_len);
+
+/* ---- client certificates seen outside a handshake (the authz endpoint) ------------------- */
+
+/* ca_trust: the issuing CA certificates whose client certificates we judge. Thread safe to use. */
+typedef struct ca_trust ca_trust;
+
+ZTCA_RC ca_trust_new(ca_trust **out, const uint8_t *const *certs, const size_t *lens, size_t num);
+void ca_trust_free(ca_trust *t);
+/* ca_trust_check_client: `der` parses strictly, was signed by one of the CAs (mbedTLS chain
+ * verification), is valid at `now` and has clientAuth. BAD_INPUT when it is not a certificate,
+ * DENIED otherwise; *out_reason (static text) says why, "" when OK. */
+ZTCA_RC ca_trust_check_client(const ca_trust *t, const uint8_t *der, size_t der_len, ztca_time now,
+                              const char **out_reason);
 
 /* ---- a whole PKI (ztca init) -------------------------------------------------------------- */
 

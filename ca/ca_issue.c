@@ -250,6 +250,12 @@ ca_issue_identity(const ca_issue_req *req, const ca_config *cfg, char *uri, size
         n = snprintf(uri, uri_size, "spiffe://%s/signal-feeder/%s", td, id->user);
         *out_cn = id->user;
         break;
+    case CA_PROFILE_PEP:
+        ZTCA_ENSURE(id->user != NULL && ca_name_is_valid(id->user), ZTCA_ERR_BAD_INPUT,
+                    "pep certificates need a name (--user): 1-64 of [A-Za-z0-9._-]");
+        n = snprintf(uri, uri_size, "spiffe://%s/pep/%s", td, id->user);
+        *out_cn = id->user;
+        break;
     }
     ZTCA_ENSURE(n >= 0 && (size_t)n < uri_size, ZTCA_ERR_BAD_INPUT, "identity URI too long");
     return ZTCA_RC_OK;

@@ -21,6 +21,8 @@ static const ca_profile ca_profiles[] = {
     /* An EDR, MDM or SIEM integration: it posts trust signals and nothing else (least
      * privilege); the name goes where the admin profile has its user. */
     { CA_PROFILE_FEEDER, "signal-feeder", CA_EKU_CLIENT, 30 * DAY, 90 * DAY, false, true, true },
+    /* An enforcement point (nginx, Envoy) asking /v1/authz over mutual TLS, and nothing else. */
+    { CA_PROFILE_PEP, "pep", CA_EKU_CLIENT, 30 * DAY, 90 * DAY, false, true, true },
 };
 
 const ca_profile *
@@ -253,6 +255,11 @@ ca_spiffe_parse(ca_spiffe *out, const char *uri, const char *td)
                     "SPIFFE ID: bad signal feeder name");
         memcpy(id.user, rest, strlen(rest) + 1);
         id.kind = CA_PROFILE_FEEDER;
+    } else if (kind_len == 3 && memcmp(path, "pep", 3) == 0) {
+        ZTCA_ENSURE(strlen(rest) <= CA_NAME_MAX && ca_name_is_valid(rest), ZTCA_ERR_BAD_INPUT,
+                    "SPIFFE ID: bad enforcement point name");
+        memcpy(id.user, rest, strlen(rest) + 1);
+        id.kind = CA_PROFILE_PEP;
     } else {
         ZTCA_BAIL(ZTCA_ERR_BAD_INPUT, "SPIFFE ID: unknown kind");
     }

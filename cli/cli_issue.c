@@ -11,7 +11,7 @@ static void
 cli_issue_usage(FILE *f)
 {
     fprintf(
-        f, "usage: ztca issue --csr FILE --profile device|agent|workload|admin|signal-feeder\n"
+        f, "usage: ztca issue --csr FILE --profile device|agent|workload|admin|signal-feeder|pep\n"
            "                  [--dir DIR]\n"
            "                  [--device-id ID] [--user U] [--workload PATH] [--ttl D]\n"
            "                  [--attestation none|software|tpm|tpmMeasuredBoot]\n"
@@ -26,6 +26,8 @@ cli_issue_usage(FILE *f)
            "  admin     spiffe://TD/admin/USER         30d / 30d  (--user)\n"
            "  signal-feeder  spiffe://TD/signal-feeder/NAME  30d / 90d  (--user NAME): may only\n"
            "            post trust signals (docs/trust.md)\n"
+           "  pep       spiffe://TD/pep/NAME           30d / 90d  (--user NAME): an enforcement\n"
+           "            point; may only ask /v1/authz (docs/authz.md)\n"
            "Without --device-id the id is derived from the CSR key: dev- + base32(SHA-256(SPKI)).\n"
            "The certificate (PEM) goes to stdout or --out; --fullchain appends the issuing CA.\n"
            "A summary line goes to stderr.\n"
@@ -104,7 +106,7 @@ cli_issue_record(store *st, const ca_issued *cert, const ca_profile *profile,
     store_cert_init(&c);
     bool has_device = profile->id == CA_PROFILE_DEVICE || profile->id == CA_PROFILE_AGENT;
     bool has_user = profile->id == CA_PROFILE_AGENT || profile->id == CA_PROFILE_ADMIN
-                    || profile->id == CA_PROFILE_FEEDER;
+                    || profile->id == CA_PROFILE_FEEDER || profile->id == CA_PROFILE_PEP;
     snprintf(c.serial, sizeof(c.serial), "%s", cert->serial_hex);
     snprintf(c.device_id, sizeof(c.device_id), "%s",
              has_device && req->id.device_id != NULL ? req->id.device_id : "");
@@ -146,8 +148,8 @@ cli_issue_run(const cli_issue_opts *o)
     ca_issued_init(&cert);
 
     if (profile == NULL || !profile->by_request || profile->id == CA_PROFILE_SERVER) {
-        return cli_usage_error("issue",
-                               "--profile must be device, agent, workload, admin or signal-feeder");
+        return cli_usage_error(
+            "issue", "--profile must be device, agent, workload, admin, signal-feeder or pep");
     }
     if (o->ttl != NULL && !ZTCA_IS_OK(ztca_duration_parse(&ttl, o->ttl))) {
         return cli_usage_error("issue", "--ttl must be a duration such as 15m, 8h or 7d");

@@ -18,15 +18,19 @@ static void
 cli_serve_usage(FILE *f)
 {
     fprintf(
-        f, "usage: ztca serve [--dir DIR] [--listen-https ADDR:PORT] [--listen-http ADDR:PORT]\n"
-           "                  [--store URL] [--passphrase-file F] [--threads N]\n"
-           "\n"
-           "Runs the CA: the HTTPS API (client certificates for admin and device routes) on\n"
-           "--listen-https (default 127.0.0.1:8443) and the public routes (health, metrics, CA\n"
-           "certificates, OCSP, CRL) on plain HTTP --listen-http (default 127.0.0.1:8080); 'none'\n"
-           "disables a listener. --store overrides the store URL of ztca.conf (sqlite:PATH or\n"
-           "postgresql://...). SIGTERM/SIGINT stop gracefully, SIGHUP reloads ztca.conf.\n"
-           "The root key is never loaded.\n");
+        f,
+        "usage: ztca serve [--dir DIR] [--listen-https ADDR:PORT] [--listen-http ADDR:PORT]\n"
+        "                  [--listen-authz 127.0.0.1:PORT|unix:/PATH]\n"
+        "                  [--store URL] [--passphrase-file F] [--threads N]\n"
+        "\n"
+        "Runs the CA: the HTTPS API (client certificates for admin and device routes) on\n"
+        "--listen-https (default 127.0.0.1:8443) and the public routes (health, metrics, CA\n"
+        "certificates, OCSP, CRL) on plain HTTP --listen-http (default 127.0.0.1:8080); 'none'\n"
+        "disables a listener. --listen-authz serves only /v1/authz (nginx auth_request,\n"
+        "Envoy ext_authz) without authentication, so it must be loopback or a Unix socket\n"
+        "(mode 0660; docs/authz.md). --store overrides the store URL of ztca.conf (sqlite:PATH or\n"
+        "postgresql://...). SIGTERM/SIGINT stop gracefully, SIGHUP reloads ztca.conf.\n"
+        "The root key is never loaded.\n");
 }
 
 /* An OCSP responder identity: the signer with its certificate (owned). */
@@ -268,8 +272,8 @@ out:
 }
 
 static int
-cli_serve_run(const char *dir, const char *https, const char *http, const char *store_flag,
-              const char *pass_file, unsigned threads)
+cli_serve_run(const char *dir, const char *https, const char *http, const char *authz,
+              const char *store_flag, const char *pass_file, unsigned threads)
 {
     cli_serve_state s;
     memset(&s, 0, sizeof(s));
@@ -403,15 +407,15 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                     .pcr_policy = s.enroll.policy,
                     .enroll = &s.enroll.conf,
                     .trust = policy };
-    api_listen listen = { .https = https, .http = http, .threads = threads };
+    api_listen listen = { .https = https, .http = http, .authz = authz, .threads = threads };
     rc = api_server_start(&srv, &app, &listen);
     if (!ZTCA_IS_OK(rc)) {
         status = cli_fail("serve", "cannot start the server", rc);
         goto out;
     }
-    ztca_log(ZTCA_LOG_INFO, "event=serving https=%s http=%s store=%s trust_domain=%s",
-             https != NULL ? https : "none", http != NULL ? http : "none", shown,
-             cfg->trust_domain);
+    ztca_log(ZTCA_LOG_INFO, "event=serving https=%s http=%s authz=%s store=%s trust_domain=%s",
+             https != NULL ? https : "none", http != NULL ? http : "none",
+             authz != NULL ? authz : "none", shown, cfg->trust_domain);
 
     ztca_time next_purge = 0;
     for (;;) {
@@ -491,6 +495,7 @@ cli_serve_main(int argc, char **argv)
         { "dir", required_argument, NULL, 'd' },
         { "listen-https", required_argument, NULL, 's' },
         { "listen-http", required_argument, NULL, 'p' },
+        { "listen-authz", required_argument, NULL, 'a' },
         { "store", required_argument, NULL, 'S' },
         { "passphrase-file", required_argument, NULL, 'P' },
         { "threads", required_argument, NULL, 't' },
@@ -498,7 +503,7 @@ cli_serve_main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL, *https = "127.0.0.1:8443", *http = "127.0.0.1:8080";
-    const char *store_flag = NULL, *pass_file = NULL;
+    const char *store_flag = NULL, *pass_file = NULL, *authz = NULL;
     unsigned threads = 0;
     int c;
     optind = 1;
@@ -512,6 +517,9 @@ cli_serve_main(int argc, char **argv)
             break;
         case 'p':
             http = strcmp(optarg, "none") == 0 ? NULL : optarg;
+            break;
+        case 'a':
+            authz = optarg;
             break;
         case 'S':
             store_flag = optarg;
@@ -538,8 +546,8 @@ cli_serve_main(int argc, char **argv)
     if (optind != argc) {
         return cli_usage_error("serve", "unexpected argument");
     }
-    if (https == NULL && http == NULL) {
+    if (https == NULL && http == NULL && authz == NULL) {
         return cli_usage_error("serve", "at least one listener is needed");
     }
-    return cli_serve_run(cli_default_dir(dir), https, http, store_flag, pass_file, threads);
+    return cli_serve_run(cli_default_dir(dir), https, http, authz, store_flag, pass_file, threads);
 }

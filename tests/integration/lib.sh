@@ -78,3 +78,63 @@ lib_finish() {
     fi
     echo "all checks passed"
 }
+
+# lib_nginx_enforce DIR PORT AUTHZ [OCSP_URL]: nginx with examples/nginx/ztca-enforce.conf as
+# shipped, rewritten for the CA in DIR, listening on 127.0.0.1:PORT, asking /v1/authz at AUTHZ
+# (a loopback ADDR:PORT or unix:/PATH of ztca serve --listen-authz); OCSP_URL overrides the
+# responder of the certificates' AIA. The "application" behind it echoes the identity headers
+# it got. Runs in $T/nginx, pid in PIDS; returns 1 when nginx does not come up.
+lib_nginx_enforce() {
+    local dir=$1 port=$2 authz=$3 ocsp=${4:-} app ex upstream
+    ex="$(dirname "${BASH_SOURCE[0]}")/../../examples/nginx"
+    app=$(lib_free_port)
+    mkdir -p "$T/nginx/tmp" "$T/etc/nginx"
+    cp "$dir/ca/server.pem" "$T/etc/nginx/server.pem"
+    cp "$dir/private/server.key" "$T/etc/nginx/server.key"
+    cp "$ex/ztca-identity.conf" "$T/etc/nginx/"
+    case $authz in
+    unix:*) upstream="http://$authz:/v1/authz" ;;
+    *) upstream="http://$authz/v1/authz" ;;
+    esac
+    sed -e "s|/etc/ztca/ca/|$dir/ca/|g" -e "s|/etc/ztca/|$T/etc/|g" \
+        -e "s|listen 443 ssl;|listen 127.0.0.1:$port ssl;|" \
+        -e "s|server 127.0.0.1:9000;|server 127.0.0.1:$app;|" \
+        -e "s|http://unix:/run/ztca/authz.sock:/v1/authz|$upstream|" \
+        "$ex/ztca-enforce.conf" >"$T/nginx/enforce.conf"
+    if [ -n "$ocsp" ]; then
+        sed -i "s|ssl_ocsp leaf;|ssl_ocsp leaf;\n    ssl_ocsp_responder $ocsp;|" "$T/nginx/enforce.conf"
+    fi
+    grep -q "/etc/ztca" "$T/nginx/enforce.conf" && return 1
+    cat >"$T/nginx/nginx.conf" <<NGX
+user root;
+worker_processes 1;
+daemon off;
+pid $T/nginx/nginx.pid;
+error_log $T/nginx/error.log info;
+events { worker_connections 64; }
+http {
+    access_log off;
+    client_body_temp_path $T/nginx/tmp;
+    proxy_temp_path $T/nginx/tmp;
+    fastcgi_temp_path $T/nginx/tmp;
+    uwsgi_temp_path $T/nginx/tmp;
+    scgi_temp_path $T/nginx/tmp;
+    include $T/nginx/enforce.conf;
+    server {
+        listen 127.0.0.1:$app;
+        location / {
+            return 200 "path=\$uri device=\$http_x_ztca_device user=\$http_x_ztca_user score=\$http_x_ztca_score\n";
+        }
+    }
+}
+NGX
+    chmod 755 "$T"
+    nginx -t -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" >"$T/nginx-t.log" 2>&1 || return 1
+    nginx -p "$T/nginx" -e "$T/nginx/error.log" -c "$T/nginx/nginx.conf" &
+    PIDS+=($!)
+    for _ in $(seq 50); do
+        curl -ks -o /dev/null "https://127.0.0.1:$port/" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}

@@ -700,6 +700,99 @@ test_issue_p384_ca(void)
     test_ca_close(&t);
 }
 
+/* ca_trust_check_client: ours, valid, clientAuth -> OK; everything else refused with a reason.
+ * Also the signal-feeder and pep identities. */
+static void
+test_trust_check_client(void)
+{
+    test_ca t, other;
+    test_ca_open(&t, CA_KEY_P256);
+    test_ca_open(&other, CA_KEY_P256);
+    ca_trust *tr = NULL;
+    const uint8_t *cas[1] = { t.chain.raw.p };
+    size_t lens[1] = { t.chain.raw.len };
+    UNIT_ASSERT_OK(ca_trust_new(&tr, cas, lens, 1));
+    const char *why = NULL;
+
+    ca_issued c, o, f, p, srv;
+    ca_issue_req agent = { .profile = ca_profile_get(CA_PROFILE_AGENT) };
+    agent.id.device_id = "dev-abc";
+    agent.id.user = "alice";
+    UNIT_ASSERT_OK(test_issue(&t, &c, &agent));
+    UNIT_ASSERT_OK(ca_trust_check_client(tr, c.der, c.der_len, T0, &why));
+    CU_ASSERT_STRING_EQUAL(why, "");
+    UNIT_ASSERT_ERR(ca_trust_check_client(tr, c.der, c.der_len, c.not_after + 1, &why),
+                    ZTCA_ERR_DENIED);
+    CU_ASSERT_STRING_EQUAL(why, "expired");
+    UNIT_ASSERT_ERR(ca_trust_check_client(tr, c.der, c.der_len, c.not_before - 1, &why),
+                    ZTCA_ERR_DENIED);
+    CU_ASSERT_STRING_EQUAL(why, "not yet valid");
+    /* Every prefix and trailing data: not a certificate. */
+    for (size_t n = 0; n < c.der_len; n += 7) {
+        uint8_t *cut = unit_dup(c.der, n);
+        UNIT_ASSERT_ERR(ca_trust_check_client(tr, cut, n, T0, &why), ZTCA_ERR_BAD_INPUT);
+        free(cut);
+    }
+    uint8_t *longer = malloc(c.der_len + 1);
+    memcpy(longer, c.der, c.der_len);
+    longer[c.der_len] = 0;
+    UNIT_ASSERT_ERR(ca_trust_check_client(tr, longer, c.der_len + 1, T0, &why), ZTCA_ERR_BAD_INPUT);
+    /* One flipped bit in the signature. */
+    longer[c.der_len - 3] ^= 0x01;
+    UNIT_ASSERT_ERR(ca_trust_check_client(tr, longer, c.der_len, T0, &why), ZTCA_ERR_DENIED);
+    free(longer);
+
+    /* The same names from another CA. */
+    UNIT_ASSERT_OK(test_issue(&other, &o, &agent));
+    UNIT_ASSERT_ERR(ca_trust_check_client(tr, o.der, o.der_len, T0, &why), ZTCA_ERR_DENIED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "not issued by this CA"));
+
+    /* A server certificate of ours has no clientAuth. */
+    const char *hosts[] = { "ca.corp.example" };
+    ca_issue_req server = { .profile = ca_profile_get(CA_PROFILE_SERVER) };
+    server.id.hosts = hosts;
+    server.id.num_hosts = 1;
+    UNIT_ASSERT_OK(test_issue(&t, &srv, &server));
+    UNIT_ASSERT_ERR(ca_trust_check_client(tr, srv.der, srv.der_len, T0, &why), ZTCA_ERR_DENIED);
+    CU_ASSERT_PTR_NOT_NULL(strstr(why, "clientAuth"));
+
+    /* The two least-privilege identities. */
+    ca_issue_req feeder = { .profile = ca_profile_get(CA_PROFILE_FEEDER) };
+    feeder.id.user = "crowdstrike";
+    UNIT_ASSERT_OK(test_issue(&t, &f, &feeder));
+    CU_ASSERT_STRING_EQUAL(f.uri, "spiffe://corp.example/signal-feeder/crowdstrike");
+    CU_ASSERT_EQUAL(f.not_after, T0 + 30 * 86400);
+    ca_issue_req pep = { .profile = ca_profile_get(CA_PROFILE_PEP) };
+    pep.id.user = "nginx-1";
+    UNIT_ASSERT_OK(test_issue(&t, &p, &pep));
+    CU_ASSERT_STRING_EQUAL(p.uri, "spiffe://corp.example/pep/nginx-1");
+    ca_spiffe id;
+    UNIT_ASSERT_OK(ca_spiffe_parse(&id, f.uri, "corp.example"));
+    CU_ASSERT_EQUAL(id.kind, CA_PROFILE_FEEDER);
+    CU_ASSERT_STRING_EQUAL(id.user, "crowdstrike");
+    UNIT_ASSERT_OK(ca_spiffe_parse(&id, p.uri, "corp.example"));
+    CU_ASSERT_EQUAL(id.kind, CA_PROFILE_PEP);
+    UNIT_ASSERT_ERR(ca_spiffe_parse(&id, "spiffe://corp.example/pep/", "corp.example"),
+                    ZTCA_ERR_BAD_INPUT);
+    UNIT_ASSERT_ERR(ca_spiffe_parse(&id, "spiffe://corp.example/signal-feeder/a/b", "corp.example"),
+                    ZTCA_ERR_BAD_INPUT);
+    feeder.id.user = NULL;
+    ca_issued bad;
+    ca_issued_init(&bad);
+    UNIT_ASSERT_ERR(test_issue(&t, &bad, &feeder), ZTCA_ERR_BAD_INPUT);
+    ca_issued_free(&bad);
+    UNIT_ASSERT_ERR(ca_trust_new(&tr, cas, lens, 0), ZTCA_ERR_BAD_INPUT);
+
+    ca_issued_free(&c);
+    ca_issued_free(&o);
+    ca_issued_free(&f);
+    ca_issued_free(&p);
+    ca_issued_free(&srv);
+    ca_trust_free(tr);
+    test_ca_close(&t);
+    test_ca_close(&other);
+}
+
 static void
 test_issuer_mismatch(void)
 {
@@ -882,6 +975,7 @@ main(void)
         { "issue_profiles", test_issue_profiles },
         { "issue_p384_ca", test_issue_p384_ca },
         { "issuer_mismatch", test_issuer_mismatch },
+        { "trust_check_client", test_trust_check_client },
         { "cert_split_every_prefix", test_cert_split_every_prefix },
         { "config_roundtrip", test_config_roundtrip },
         { "oom_issue", test_oom_issue },
