@@ -250,6 +250,21 @@ test_url_parse(void)
     CU_ASSERT_STRING_EQUAL(out, "postgres://h/db");
     UNIT_ASSERT_ERR(store_url_resolve(out, 16, "sqlite:store/ztca.db", "/srv/ca"),
                     ZTCA_ERR_BAD_INPUT);
+    /* A relative path that fits alone but not under the directory: refused, since the result
+     * would not parse again (fuzz_store_url found it; corpus crash_resolve_too_long). */
+    {
+        char big[2 * STORE_URL_MAX];
+        char rel[STORE_URL_MAX];
+        memset(rel, 'a', sizeof(rel));
+        memcpy(rel, "sqlite:", 7);
+        rel[STORE_URL_MAX - 1] = '\0'; /* 1023 bytes: the longest URL the parser takes */
+        UNIT_ASSERT_OK(store_url_parse(&u, rel, strlen(rel)));
+        UNIT_ASSERT_ERR(store_url_resolve(big, sizeof(big), rel, "/srv/ca"), ZTCA_ERR_BAD_INPUT);
+        rel[STORE_URL_MAX - 1 - 8] = '\0'; /* room for "/srv/ca/": exactly fits */
+        UNIT_ASSERT_OK(store_url_resolve(big, sizeof(big), rel, "/srv/ca"));
+        CU_ASSERT_EQUAL(strlen(big), STORE_URL_MAX - 1);
+        UNIT_ASSERT_OK(store_url_parse(&u, big, strlen(big)));
+    }
 
     static const char *const redact[][2] = {
         { "postgresql://ztca:s3cret@db:5432/ztca", "postgresql://ztca:***@db:5432/ztca" },
