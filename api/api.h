@@ -48,6 +48,9 @@ typedef struct api_app {
     /* The trust policy (the "trust" member of ztca.conf, docs/trust.md); NULL: the defaults.
      * api_server_set_trust_policy swaps it on SIGHUP. */
     const struct trust_policy *trust;
+    /* --role ocsp (docs/scaling.md): OCSP, CRL, authz and the public routes only, and no writes
+     * (the store may be a hot standby): no trust sweep. */
+    bool read_only;
 } api_app;
 
 typedef struct api_listen {

@@ -252,7 +252,8 @@ api_ocsp_reply_304(api_req *r, api_ocsp *o, const char *etag, ztca_time this_upd
  * queued while the lock is held, so an eviction cannot free it in between (libmicrohttpd counts
  * the references; the cache's own goes when the entry does). */
 static bool
-api_ocsp_serve_cached(api_ocsp *o, api_req *r, const ca_ocsp_certid *id, ztca_time now)
+api_ocsp_serve_cached(api_ocsp *o, api_req *r, const ca_ocsp_certid *id, ztca_time now,
+                      bool stale_ok)
 {
     bool served = false, not_modified = false;
     char etag[40];
@@ -262,7 +263,9 @@ api_ocsp_serve_cached(api_ocsp *o, api_req *r, const ca_ocsp_certid *id, ztca_ti
     for (api_ocsp_entry *e = o->buckets[b]; e != NULL; e = e->next) {
         if (e->certid_len == id->element.len
             && memcmp(e->certid, id->element.p, id->element.len) == 0) {
-            if (now < e->refresh_at) {
+            /* Normally refreshed at half its validity; with the store away (fail static) an
+             * answer is good until its nextUpdate. */
+            if (now < (stale_ok ? e->this_update + o->validity : e->refresh_at)) {
                 served = true;
                 if (api_ocsp_not_modified(r, e->etag)) {
                     not_modified = true;
@@ -462,7 +465,7 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
     bool cacheable = !req.has_nonce && req.num_ids == 1;
     char etag[40];
     if (cacheable) {
-        if (api_ocsp_serve_cached(o, r, &req.ids[0], now)) {
+        if (api_ocsp_serve_cached(o, r, &req.ids[0], now, false)) {
             atomic_fetch_add(&o->hits, 1);
             return ZTCA_RC_OK;
         }
@@ -472,7 +475,12 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
     }
     for (size_t i = 0; i < req.num_ids; i++) {
         if (!ZTCA_IS_OK(api_ocsp_entry_for(o, &req.ids[i], now, tp, &entries[i]))) {
-            /* The store is away: clients retry later (RFC 6960 2.3), never an HTTP 5xx. */
+            /* The store is away: the signed answer we still hold, until its nextUpdate (fail
+             * static, docs/scaling.md); else clients retry later (RFC 6960 2.3), never a 5xx. */
+            if (cacheable && api_ocsp_serve_cached(o, r, &req.ids[0], now, true)) {
+                atomic_fetch_add(&o->hits, 1);
+                return ZTCA_RC_OK;
+            }
             api_ocsp_reply_status(r, CA_OCSP_TRY_LATER);
             return ZTCA_RC_OK;
         }

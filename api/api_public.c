@@ -7,12 +7,15 @@
 ztca_rc
 api_h_healthz(api_req *r)
 {
-    /* Liveness plus the one dependency that matters: can the store answer? */
+    /* Liveness plus the one dependency that matters: can the store answer? Without it the node
+     * still serves cached OCSP and authz answers (fail static, docs/scaling.md), so it stays
+     * in rotation: 200, and the body says degraded. */
     int64_t version = 0;
     bool store_ok = ZTCA_IS_OK(store_schema_version(r->app->store, &version));
-    json_t *obj = json_pack("{s:s, s:s}", "status", store_ok ? "ok" : "degraded", "store",
-                            store_ok ? "ok" : "unavailable");
-    api_reply_json(r, store_ok ? 200 : 503, obj);
+    json_t *obj =
+        json_pack("{s:s, s:s, s:s}", "status", store_ok ? "ok" : "degraded", "store",
+                  store_ok ? "ok" : "unavailable", "role", r->app->read_only ? "ocsp" : "all");
+    api_reply_json(r, 200, obj);
     return ZTCA_RC_OK;
 }
 

@@ -200,17 +200,16 @@ api_feed_main(void *arg)
         }
         /* Expiries and staleness change scores without a new signal (docs/trust.md). */
         int64_t now_ns = api_now_ns();
-        if (now_ns >= next_sweep_ns) {
+        if (!s->app->read_only && now_ns >= next_sweep_ns) {
             api_trust_sweep(s);
             next_sweep_ns = now_ns + api_server_trust_policy(s)->sweep_interval * 1000000000LL;
         }
         if (!ZTCA_IS_OK(rc) && !reported) {
+            /* Fail static (docs/scaling.md): cached OCSP answers stay good until their
+             * nextUpdate and authz answers from memory; the changes made meanwhile are read from
+             * the log at the cursor once the store is back, and evict what they concern. */
             ztca_log(ZTCA_LOG_WARN, "event=feed_unavailable what=\"%s\"", ztca_last_what());
             reported = true;
-            /* What was cached may be stale by now: answer from the store again when it is back. */
-            if (s->ocsp != NULL) {
-                api_ocsp_clear(s->ocsp);
-            }
         } else if (ZTCA_IS_OK(rc) && reported) {
             ztca_log(ZTCA_LOG_INFO, "event=feed_restored");
             reported = false;
@@ -389,6 +388,11 @@ api_dispatch(api_req *r)
     if (r->body_too_large) {
         api_reply_problem(r, 413, "payload-too-large", "Payload too large",
                           "the request body exceeds this route's limit");
+        return api_queue(r);
+    }
+    if (r->app->read_only && !r->route->public_http && r->route->handler != api_h_authz) {
+        api_reply_problem(r, 404, "not-served", "Not served here",
+                          "this node answers OCSP, CRL and authz only (--role ocsp)");
         return api_queue(r);
     }
     if (r->authz_listener && r->route->handler != api_h_authz

@@ -296,6 +296,9 @@ typedef struct ca_cert_info {
     ca_attestation attestation;
 } ca_cert_info;
 
+/* ca_cert_has_key: `der` is a certificate (strict walk) for the public key `spki`. */
+bool ca_cert_has_key(const uint8_t *der, size_t der_len, const uint8_t *spki, size_t spki_len);
+
 /* ca_cert_info_parse: reads what ztca needs from a certificate (strict DER walk; signatures are
  * not checked here). More than one URI SAN is BAD_INPUT: an identity must be unambiguous. */
 ZTCA_RC ca_cert_info_parse(ca_cert_info *out, const uint8_t *der, size_t der_len);

@@ -338,3 +338,14 @@ ca_cert_info_parse(ca_cert_info *out, const uint8_t *der, size_t der_len)
     *out = info;
     return ZTCA_RC_OK;
 }
+
+bool
+ca_cert_has_key(const uint8_t *der, size_t der_len, const uint8_t *spki, size_t spki_len)
+{
+    ca_cert_fields f;
+    if (!ZTCA_IS_OK(ca_cert_split(&f, der, der_len))) {
+        ztca_clear_error();
+        return false;
+    }
+    return f.spki.len == spki_len && memcmp(f.spki.p, spki, spki_len) == 0;
+}

@@ -18,19 +18,20 @@ static void
 cli_serve_usage(FILE *f)
 {
     fprintf(
-        f,
-        "usage: ztca serve [--dir DIR] [--listen-https ADDR:PORT] [--listen-http ADDR:PORT]\n"
-        "                  [--listen-authz 127.0.0.1:PORT|unix:/PATH]\n"
-        "                  [--store URL] [--passphrase-file F] [--threads N]\n"
-        "\n"
-        "Runs the CA: the HTTPS API (client certificates for admin and device routes) on\n"
-        "--listen-https (default 127.0.0.1:8443) and the public routes (health, metrics, CA\n"
-        "certificates, OCSP, CRL) on plain HTTP --listen-http (default 127.0.0.1:8080); 'none'\n"
-        "disables a listener. --listen-authz serves only /v1/authz (nginx auth_request,\n"
-        "Envoy ext_authz) without authentication, so it must be loopback or a Unix socket\n"
-        "(mode 0660; docs/authz.md). --store overrides the store URL of ztca.conf (sqlite:PATH or\n"
-        "postgresql://...). SIGTERM/SIGINT stop gracefully, SIGHUP reloads ztca.conf.\n"
-        "The root key is never loaded.\n");
+        f, "usage: ztca serve [--dir DIR] [--listen-https ADDR:PORT] [--listen-http ADDR:PORT]\n"
+           "                  [--listen-authz 127.0.0.1:PORT|unix:/PATH] [--role all|ocsp]\n"
+           "                  [--store URL] [--passphrase-file F] [--threads N]\n"
+           "\n"
+           "Runs the CA: the HTTPS API (client certificates for admin and device routes) on\n"
+           "--listen-https (default 127.0.0.1:8443) and the public routes (health, metrics, CA\n"
+           "certificates, OCSP, CRL) on plain HTTP --listen-http (default 127.0.0.1:8080); 'none'\n"
+           "disables a listener. --listen-authz serves only /v1/authz (nginx auth_request,\n"
+           "Envoy ext_authz) without authentication, so it must be loopback or a Unix socket\n"
+           "(mode 0660; docs/authz.md). --role ocsp answers OCSP, CRL and authz only and never\n"
+           "writes, so its --store may be a PostgreSQL hot standby (docs/scaling.md).\n"
+           "--store overrides the store URL of ztca.conf (sqlite:PATH or\n"
+           "postgresql://...). SIGTERM/SIGINT stop gracefully, SIGHUP reloads ztca.conf.\n"
+           "The root key is never loaded.\n");
 }
 
 /* An OCSP responder identity: the signer with its certificate (owned). */
@@ -188,6 +189,42 @@ cli_serve_load_ocsp(const char *dir, const uint8_t *pass, size_t pass_len, ca_rn
     return ZTCA_RC_OK;
 }
 
+/* --role ocsp: the read-write nodes rotate the OCSP signer and write ca/ocsp.pem and
+ * private/ocsp.key; an OCSP node (whose store may be a read-only replica) takes the new pair
+ * when it appears. The key is written first: a certificate without its key yet is skipped until
+ * the next tick. */
+static ztca_rc
+cli_serve_follow_ocsp(cli_serve_state *s, const char *dir, const uint8_t *pass, size_t pass_len,
+                      bool *out_changed)
+{
+    uint8_t *der = NULL;
+    size_t len = 0;
+    cli_ocsp_id *cur = s->ocsp[s->num_ocsp - 1];
+    *out_changed = false;
+    ZTCA_GUARD(cli_serve_read_cert(dir, "ca/ocsp.pem", &der, &len));
+    bool same = len == cur->cert_len && memcmp(der, cur->cert_der, len) == 0;
+    ztca_free(der);
+    if (same) {
+        return ZTCA_RC_OK;
+    }
+    ZTCA_ENSURE(s->num_ocsp < CLI_SERVE_MAX_SIGNERS, ZTCA_ERR_INTERNAL,
+                "too many OCSP signer changes in one run");
+    cli_ocsp_id *id = NULL;
+    ZTCA_GUARD(cli_serve_load_ocsp(dir, pass, pass_len, s->rng, &id));
+    size_t spki_len = 0;
+    const uint8_t *spki = ca_signer_spki(id->signer, &spki_len);
+    if (!ca_cert_has_key(id->cert_der, id->cert_len, spki, spki_len)) {
+        ca_signer_free(id->signer);
+        ztca_free(id->cert_der);
+        free(id);
+        return ZTCA_RC_OK; /* mid-rotation: try again at the next tick */
+    }
+    s->ocsp[s->num_ocsp++] = id;
+    *out_changed = true;
+    ztca_log(ZTCA_LOG_INFO, "event=ocsp_signer_followed not_after=%lld", (long long)id->not_after);
+    return ZTCA_RC_OK;
+}
+
 /* Rotation (RFC 6960 4.2.2.2.1: a delegated responder certificate with id-pkix-ocsp-nocheck is
  * short-lived): a new key and certificate before the old one expires, recorded in the store,
  * written over ca/ocsp.pem and private/ocsp.key, then published. Answers signed by the old
@@ -273,7 +310,7 @@ out:
 
 static int
 cli_serve_run(const char *dir, const char *https, const char *http, const char *authz,
-              const char *store_flag, const char *pass_file, unsigned threads)
+              bool read_only, const char *store_flag, const char *pass_file, unsigned threads)
 {
     cli_serve_state s;
     memset(&s, 0, sizeof(s));
@@ -374,7 +411,7 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     }
     s.ocsp[s.num_ocsp++] = first;
     bool rotated = false;
-    rc = cli_serve_rotate_ocsp(&s, dir, cfg, pass, pass_len, &rotated);
+    rc = read_only ? ZTCA_RC_OK : cli_serve_rotate_ocsp(&s, dir, cfg, pass, pass_len, &rotated);
     if (!ZTCA_IS_OK(rc)) {
         status = cli_fail("serve", "cannot renew the OCSP signer", rc);
         goto out;
@@ -406,7 +443,8 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                     .tpm_roots = s.enroll.roots,
                     .pcr_policy = s.enroll.policy,
                     .enroll = &s.enroll.conf,
-                    .trust = policy };
+                    .trust = policy,
+                    .read_only = read_only };
     api_listen listen = { .https = https, .http = http, .authz = authz, .threads = threads };
     rc = api_server_start(&srv, &app, &listen);
     if (!ZTCA_IS_OK(rc)) {
@@ -424,14 +462,15 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
         if (sig < 0) {
             /* Periodic work, on the configuration now in force. */
             const ca_config *now_cfg = s.configs[s.num_configs - 1];
-            rc = cli_serve_rotate_ocsp(&s, dir, now_cfg, pass, pass_len, &rotated);
+            rc = read_only ? cli_serve_follow_ocsp(&s, dir, pass, pass_len, &rotated)
+                           : cli_serve_rotate_ocsp(&s, dir, now_cfg, pass, pass_len, &rotated);
             if (!ZTCA_IS_OK(rc)) {
                 ztca_log(ZTCA_LOG_ERROR, "event=ocsp_rotation_failed what=\"%s\"",
                          ztca_last_what());
             } else if (rotated) {
                 api_server_set_ocsp_signer(srv, &s.ocsp[s.num_ocsp - 1]->pub);
             }
-            if (ztca_now() >= next_purge) {
+            if (!read_only && ztca_now() >= next_purge) {
                 store_purge_stats ps;
                 rc = store_purge(s.st, ztca_now() - STORE_RETENTION_DEFAULT, 1000, 10, &ps);
                 if (ZTCA_IS_OK(rc) && ps.certs + ps.tokens + ps.signals + ps.changes > 0) {
@@ -496,6 +535,7 @@ cli_serve_main(int argc, char **argv)
         { "listen-https", required_argument, NULL, 's' },
         { "listen-http", required_argument, NULL, 'p' },
         { "listen-authz", required_argument, NULL, 'a' },
+        { "role", required_argument, NULL, 'r' },
         { "store", required_argument, NULL, 'S' },
         { "passphrase-file", required_argument, NULL, 'P' },
         { "threads", required_argument, NULL, 't' },
@@ -504,6 +544,7 @@ cli_serve_main(int argc, char **argv)
     };
     const char *dir = NULL, *https = "127.0.0.1:8443", *http = "127.0.0.1:8080";
     const char *store_flag = NULL, *pass_file = NULL, *authz = NULL;
+    bool read_only = false;
     unsigned threads = 0;
     int c;
     optind = 1;
@@ -520,6 +561,12 @@ cli_serve_main(int argc, char **argv)
             break;
         case 'a':
             authz = optarg;
+            break;
+        case 'r':
+            if (strcmp(optarg, "all") != 0 && strcmp(optarg, "ocsp") != 0) {
+                return cli_usage_error("serve", "--role must be all or ocsp");
+            }
+            read_only = strcmp(optarg, "ocsp") == 0;
             break;
         case 'S':
             store_flag = optarg;
@@ -549,5 +596,6 @@ cli_serve_main(int argc, char **argv)
     if (https == NULL && http == NULL && authz == NULL) {
         return cli_usage_error("serve", "at least one listener is needed");
     }
-    return cli_serve_run(cli_default_dir(dir), https, http, authz, store_flag, pass_file, threads);
+    return cli_serve_run(cli_default_dir(dir), https, http, authz, read_only, store_flag, pass_file,
+                         threads);
 }

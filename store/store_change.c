@@ -12,8 +12,10 @@
 
 #include "store/internal.h"
 
-#define STORE_SUB_SLICE_SQLITE_MS 100  /* how often an SQLite subscriber reads the log */
-#define STORE_SUB_SLICE_PG_MS     1000 /* a safety net under LISTEN */
+#define STORE_SUB_SLICE_SQLITE_MS 100 /* how often an SQLite subscriber reads the log */
+/* Under LISTEN a safety net; on a hot standby (no NOTIFY) the propagation bound: replication
+ * lag plus one slice (docs/scaling.md). */
+#define STORE_SUB_SLICE_PG_MS 200
 
 ztca_rc
 store_change_add(store *s, store_change_kind kind, const char *subject, int status, int reason,

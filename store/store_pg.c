@@ -38,6 +38,7 @@ struct store_conn {
     bool prepared[STORE_STMT_COUNT];
     bool in_txn;
     bool listening; /* LISTEN again after every reconnect */
+    bool standby;   /* a hot standby: no LISTEN there, the subscriber reads the log instead */
     store_rows rows;
     bool rows_busy;
     char err[STORE_ERRMSG_MAX];
@@ -145,6 +146,14 @@ store_pg_dial(store_conn *c)
     }
     c->pg = pg;
     if (c->listening) {
+        /* NOTIFY does not reach a standby, and LISTEN is refused during recovery: there the
+         * change log, which replicates, is read every poll slice (docs/scaling.md). */
+        PGresult *res = PQexec(c->pg, "SELECT pg_is_in_recovery()");
+        c->standby = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+                     && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+        PQclear(res);
+    }
+    if (c->listening && !c->standby) {
         ztca_rc rc = store_pg_command(c, "LISTEN " STORE_PG_CHANNEL);
         if (!ZTCA_IS_OK(rc)) {
             PQfinish(c->pg);
@@ -497,7 +506,7 @@ static ztca_rc
 store_pg_listen(store_conn *c)
 {
     c->listening = true;
-    return store_pg_command(c, "LISTEN " STORE_PG_CHANNEL);
+    return store_pg_dial(c); /* decides between LISTEN and reading the log (standby) */
 }
 
 static void
