@@ -46,6 +46,9 @@ struct api_ocsp {
     int64_t max_age;
     store *st;
     atomic_ullong hits, misses, fresh;
+    /* Bumped (under the lock) by every eviction: an answer built from a status read before an
+     * eviction must not be cached after it, or a revocation could stay hidden until refresh. */
+    atomic_ullong gen;
 };
 
 static size_t
@@ -155,6 +158,7 @@ api_ocsp_clear(api_ocsp *o)
     }
     o->fifo_head = o->fifo_tail = NULL;
     o->num_entries = 0;
+    atomic_fetch_add(&o->gen, 1);
     pthread_mutex_unlock(&o->lock);
 }
 
@@ -163,6 +167,7 @@ api_ocsp_evict_serial(api_ocsp *o, const uint8_t *serial, size_t serial_len)
 {
     size_t b = api_ocsp_hash(serial, serial_len);
     pthread_mutex_lock(&o->lock);
+    atomic_fetch_add(&o->gen, 1);
     api_ocsp_entry **pp = &o->buckets[b];
     while (*pp != NULL) {
         api_ocsp_entry *e = *pp;
@@ -287,7 +292,7 @@ api_ocsp_serve_cached(api_ocsp *o, api_req *r, const ca_ocsp_certid *id, ztca_ti
 
 static void
 api_ocsp_insert(api_ocsp *o, const ca_ocsp_certid *id, struct MHD_Response *reply, const char *etag,
-                ztca_time this_update)
+                ztca_time this_update, unsigned long long gen)
 {
     api_ocsp_entry *e = calloc(1, sizeof(*e));
     uint8_t *certid = malloc(id->element.len);
@@ -308,6 +313,12 @@ api_ocsp_insert(api_ocsp *o, const ca_ocsp_certid *id, struct MHD_Response *repl
     e->refresh_at = this_update + o->validity / 2;
     size_t b = api_ocsp_hash(e->serial, e->serial_len);
     pthread_mutex_lock(&o->lock);
+    if (atomic_load(&o->gen) != gen) {
+        /* Something was evicted since this answer's status was read: it may be stale. */
+        pthread_mutex_unlock(&o->lock);
+        api_ocsp_entry_free(e);
+        return;
+    }
     /* Replace an older answer for the same CertID (two threads signed it at once). */
     for (api_ocsp_entry **pp = &o->buckets[b]; *pp != NULL; pp = &(*pp)->next) {
         api_ocsp_entry *old = *pp;
@@ -473,6 +484,7 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
     } else {
         atomic_fetch_add(&o->fresh, 1);
     }
+    unsigned long long gen = atomic_load(&o->gen); /* before any status is read */
     for (size_t i = 0; i < req.num_ids; i++) {
         if (!ZTCA_IS_OK(api_ocsp_entry_for(o, &req.ids[i], now, tp, &entries[i]))) {
             /* The store is away: the signed answer we still hold, until its nextUpdate (fail
@@ -521,7 +533,8 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
     MHD_add_response_header(shared, MHD_HTTP_HEADER_CONTENT_TYPE, "application/ocsp-response");
     api_ocsp_cache_headers(o, shared, now, now + o->validity, etag);
     api_reply_queue_shared(r, 200, shared);
-    api_ocsp_insert(o, &req.ids[0], shared, etag, now); /* the cache keeps the creation ref */
+    /* the cache keeps the creation ref */
+    api_ocsp_insert(o, &req.ids[0], shared, etag, now, gen);
     return ZTCA_RC_OK;
 }
 

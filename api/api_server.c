@@ -127,7 +127,11 @@ api_feed_change(void *ctx, const store_change *c)
         api_server_status_changed(s, c->subject);
     } else if (c->kind == STORE_CHANGE_TRUST) {
         /* The device's answers carry an old score: evicted after the poll (the store handle is
-         * not used from inside the subscription's callback). */
+         * not used from inside the subscription's callback). Without the score extension the
+         * answers do not change (holds arrive as certificate changes of their own). */
+        if (!api_server_trust_policy(s)->score_extension) {
+            return ZTCA_RC_OK;
+        }
         bool known = false;
         for (size_t i = 0; i < s->num_feed_devices && !known; i++) {
             known = strcmp(s->feed_devices[i], c->subject) == 0;

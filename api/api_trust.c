@@ -225,8 +225,12 @@ api_trust_evaluate(api_server *srv, const char *device_id, const char *user,
     }
     free(in);
     /* This node answers from the new state at once; the others follow through the feed. */
-    if (ZTCA_IS_OK(rc) && (out->changed || out->num_certs > 0)) {
+    if (ZTCA_IS_OK(rc)
+        && (out->num_certs > 0
+            || (out->changed && api_server_trust_policy(srv)->score_extension))) {
         api_server_device_changed(srv, device_id);
+    } else if (ZTCA_IS_OK(rc) && out->changed) {
+        api_authz_changed(api_server_authz(srv)); /* authz judges the score itself */
     }
     return rc;
 }
