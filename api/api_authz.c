@@ -132,7 +132,10 @@ api_h_authz(api_req *r)
         }
         return rc;
     }
-    ZTCA_CHECK(ca_hash(CA_MD_SHA256, q.der, q.der_len, hash, sizeof(hash)));
+    /* The cache key is the header text as the proxy sent it, so a known certificate costs no
+     * unescaping, base64 or DER work (a certificate is public: no constant time needed). */
+    ZTCA_CHECK(
+        ca_hash(CA_MD_SHA256, (const uint8_t *)q.cert_text, q.cert_text_len, hash, sizeof(hash)));
     unsigned long gen = atomic_load(&a->gen);
     pthread_mutex_lock(&a->lock);
     api_authz_entry *slot = api_authz_slot(a, hash);
@@ -143,6 +146,11 @@ api_h_authz(api_req *r)
     pthread_mutex_unlock(&a->lock);
     if (!known) {
         memset(&e, 0, sizeof(e));
+        rc = api_authz_req_decode(&q, &type);
+        if (!ZTCA_IS_OK(rc)) {
+            api_authz_deny(r, 400, "bad-certificate", ztca_last_what());
+            goto out;
+        }
         rc = api_authz_learn(a, r, &q, &e, &reason);
         /* Refusals are never cached: a refused certificate costs a verification each time, but
          * nobody can fill the cache with junk that pushes good entries out. */

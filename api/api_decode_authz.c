@@ -173,13 +173,25 @@ api_decode_authz(const char *client_cert, const char *xfcc, const char *min_scor
         ZTCA_GUARD(api_authz_xfcc_cert(xfcc, &text, &text_len));
         req.from_xfcc = true;
     }
+    ZTCA_ENSURE(text_len > 0 && text_len <= API_AUTHZ_CERT_MAX, ZTCA_ERR_BAD_INPUT,
+                "the client certificate header is empty or too long");
+    req.cert_text = text;
+    req.cert_text_len = text_len;
+    *out = req;
+    *out_type = NULL;
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+api_authz_req_decode(api_authz_req *r, const char **out_type)
+{
     uint8_t *pem = NULL;
     size_t pem_len = 0;
-    ZTCA_GUARD(api_authz_unescape(text, text_len, &pem, &pem_len));
-    ztca_rc rc = ztca_pem_decode_one(&req.der, &req.der_len, "CERTIFICATE", pem, pem_len);
+    *out_type = "authz-bad-certificate";
+    ZTCA_GUARD(api_authz_unescape(r->cert_text, r->cert_text_len, &pem, &pem_len));
+    ztca_rc rc = ztca_pem_decode_one(&r->der, &r->der_len, "CERTIFICATE", pem, pem_len);
     free(pem);
     ZTCA_GUARD(rc);
-    *out = req;
     *out_type = NULL;
     return ZTCA_RC_OK;
 }

@@ -173,16 +173,21 @@ void api_authz_changed(api_authz *a);
 #define API_AUTHZ_XFCC_MAX ((size_t)32 * 1024)
 
 typedef struct api_authz_req {
-    uint8_t *der; /* owned: the client certificate */
+    const char *cert_text; /* borrowed from the header: the URL-encoded PEM (the cache key) */
+    size_t cert_text_len;
+    uint8_t *der; /* owned, after api_authz_req_decode: the client certificate */
     size_t der_len;
     int min_score; /* X-Ztca-Min-Score, 0 when absent */
     bool from_xfcc;
 } api_authz_req;
 
-/* api_decode_authz (api_decode_authz.c, pure): the header values, NULL when absent. On failure
- * *out_type is the problem type ("authz-...") and ztca_last_what() the detail. */
+/* api_decode_authz (api_decode_authz.c, pure): the header values, NULL when absent, checked
+ * and split; the certificate itself is decoded only on a cache miss (api_authz_req_decode). On
+ * failure *out_type is the problem type ("authz-...") and ztca_last_what() the detail. */
 ZTCA_RC api_decode_authz(const char *client_cert, const char *xfcc, const char *min_score,
                          api_authz_req *out, const char **out_type);
+/* api_authz_req_decode: %-unescapes cert_text and decodes its one PEM certificate into der. */
+ZTCA_RC api_authz_req_decode(api_authz_req *r, const char **out_type);
 void api_authz_req_free(api_authz_req *r);
 
 /* ---- OIDC workload certificates (api_oidc.c) ----------------------------------------------- */

@@ -3,8 +3,9 @@
  * the PEM, Envoy's x-forwarded-client-cert has its own quoting.
  *
  * Input: three lines: X-Client-Cert, X-Forwarded-Client-Cert, X-Ztca-Min-Score; a line "-"
- * means the header is absent. Invariants (abort() otherwise): a success has a non-empty
- * certificate and a score within 0..100; a refusal names an "authz-" problem type. */
+ * means the header is absent. Invariants (abort() otherwise): a success has non-empty
+ * certificate text, a score within 0..100, and decodes to a certificate or is refused; every
+ * refusal names an "authz-" problem type. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,7 +36,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     api_authz_req req;
     const char *type = NULL;
     if (ZTCA_IS_OK(api_decode_authz(lines[0], lines[1], lines[2], &req, &type))) {
-        if (req.der == NULL || req.der_len == 0 || req.min_score < 0 || req.min_score > 100) {
+        if (req.cert_text == NULL || req.cert_text_len == 0 || req.min_score < 0
+            || req.min_score > 100 || req.der != NULL) {
+            abort();
+        }
+        if (ZTCA_IS_OK(api_authz_req_decode(&req, &type))) {
+            if (req.der == NULL || req.der_len == 0) {
+                abort();
+            }
+        } else if (type == NULL || strncmp(type, "authz-", 6) != 0) {
             abort();
         }
         api_authz_req_free(&req);

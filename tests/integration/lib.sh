@@ -92,14 +92,11 @@ lib_nginx_enforce() {
     cp "$dir/ca/server.pem" "$T/etc/nginx/server.pem"
     cp "$dir/private/server.key" "$T/etc/nginx/server.key"
     cp "$ex/ztca-identity.conf" "$T/etc/nginx/"
-    case $authz in
-    unix:*) upstream="http://$authz:/v1/authz" ;;
-    *) upstream="http://$authz/v1/authz" ;;
-    esac
+    upstream="server $authz;" # nginx takes unix:/PATH and ADDR:PORT alike
     sed -e "s|/etc/ztca/ca/|$dir/ca/|g" -e "s|/etc/ztca/|$T/etc/|g" \
         -e "s|listen 443 ssl;|listen 127.0.0.1:$port ssl;|" \
         -e "s|server 127.0.0.1:9000;|server 127.0.0.1:$app;|" \
-        -e "s|http://unix:/run/ztca/authz.sock:/v1/authz|$upstream|" \
+        -e "s|server unix:/run/ztca/authz.sock;|$upstream|" \
         "$ex/ztca-enforce.conf" >"$T/nginx/enforce.conf"
     if [ -n "$ocsp" ]; then
         sed -i "s|ssl_ocsp leaf;|ssl_ocsp leaf;\n    ssl_ocsp_responder $ocsp;|" "$T/nginx/enforce.conf"
