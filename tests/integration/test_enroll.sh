@@ -165,11 +165,14 @@ D=$T/ca
 }
 mkdir -p "$D/tpm-roots"
 af_pem_chain "$D/tpm-roots/swtpm-localca.pem" "$AF/localca"
-# Sessions live 3 s here instead of 5 minutes, for the expiry test (docs/enrollment.md).
+# Sessions live 3 s here instead of 5 minutes, for the expiry test (docs/enrollment.md); PCRs
+# are judged against each device's first quote (baseline mode, docs/attestation.md).
 python3 - "$D/ztca.conf" <<'PY'
 import json, sys
 c = json.load(open(sys.argv[1]))
 c["enrollment"] = {"session_ttl": "3s"}
+c["attestation"] = {"pcr_policies": {"default": {"mode": "baseline", "bank": "sha256",
+                                                 "pcrs": [0, 1, 2, 3, 4, 5, 6, 7]}}}
 json.dump(c, open(sys.argv[1], "w"), indent=2)
 PY
 HTTPS_PORT=$(lib_free_port)
@@ -396,9 +399,28 @@ fi
 NEW=$(jget "$T/a-rsa/agent.json" 'd["serial"]')
 [ -n "$NEW" ] && [ "$NEW" != "$OLD" ] && ok "renewal changed the serial ($OLD -> $NEW)" || bad "serial unchanged"
 openssl x509 -in "$T/a-rsa/cert.pem" -noout -serial | grep -qi "$NEW" && ok "cert.pem is the new certificate" || bad "cert.pem not replaced"
-[ "$(device_json "$DEV_RSA" | jget - 'd["facts"]["last_attestation_via"], d["facts"]["attestation"]')" = "renew tpm" ] &&
-    ok "store: the renewal's attestation recorded (facts)" || bad "renewal facts"
+# The quote matches the baseline recorded at enrollment: measured boot (tpmMeasuredBoot).
+[ "$(device_json "$DEV_RSA" | jget - 'd["facts"]["last_attestation_via"], d["facts"]["attestation"]')" = "renew tpmMeasuredBoot" ] &&
+    ok "store: the renewal's attestation recorded (facts: the quote matches the baseline)" || bad "renewal facts: $(device_json "$DEV_RSA" | jget - 'd["facts"]')"
 expect_exit "renew with the raw swtpm TCTI" 2 "needs a resource manager" "$AGENT" renew --dir "$T/b-rsa"
+
+# A changed boot state: PCR 7 extended on TPM A, then a renewal. Its quote differs from the
+# baseline of the first attestation: the trust engine records ztca/pcr-changed (-30), the agent
+# falls from 100 (measured boot) to 65 (tpm, -5; pcr-changed, -30) and the renewed certificate
+# gets that tier's 4-hour cap (docs/trust.md).
+TPM2TOOLS_TCTI=$TABRMD tpm2_pcrextend 7:sha256=$(printf 'ztca test boot change' | sha256sum | cut -c1-64) >/dev/null 2>&1 ||
+    bad "tpm2_pcrextend on TPM A"
+if "$AGENT" renew --dir "$T/a-rsa" --tcti "$TABRMD" >"$T/out" 2>"$T/err"; then
+    NEW=$(jget "$T/a-rsa/agent.json" 'd["serial"]')
+    device_json "$DEV_RSA" >"$T/dev.json"
+    [ "$(jget "$T/dev.json" '[(a["trust"]["previous"], a["trust"]["score"], [(i["source"], i["kind"], i["effective"]) for i in a["trust"]["contributions"] if i["kind"] == "pcr-changed"]) for a in d["agents"] if a["user"] == "alice"]')" = "[(100, 65, [('ztca', 'pcr-changed', -30)])]" ] &&
+        ok "a quote with a changed PCR lowers the score: ztca/pcr-changed -30, alice 100 -> 65" ||
+        bad "PCR change not scored: $(jget "$T/dev.json" 'd.get("trust"), [a.get("trust") for a in d["agents"]]')"
+    life=$(( $(date -d "$(openssl x509 -in "$T/a-rsa/cert.pem" -noout -enddate | cut -d= -f2)" +%s) - $(date -d "$(openssl x509 -in "$T/a-rsa/cert.pem" -noout -startdate | cut -d= -f2)" +%s) ))
+    [ "$life" -le $((4 * 3600 + 60)) ] && ok "the renewal at score 65 is capped at 4h ($life s)" || bad "TTL not capped: $life s"
+else
+    bad "renew after the PCR change: $(cat "$T/err")"
+fi
 
 # Renewal evidence from the other EK of the same TPM: refused, and recorded for the trust engine.
 cp -a "$T/a-rsa" "$T/a-rsa-wrong-ek"
