@@ -70,6 +70,32 @@ ca_key_type ca_key_get_type(const ca_key *key);
 ZTCA_RC ca_key_spki(const ca_key *key, uint8_t **out, size_t *out_len);
 void ca_key_free(ca_key *key);
 
+/* ---- crypto backends ---------------------------------------------------------------------- */
+
+/* ca_crypto_backend: who does the public-key operations behind ca_signer and ca_verify. mbedTLS
+ * stays the X.509/ASN.1 library and is always built; OpenSSL libcrypto (CMake ZTCA_OPENSSL, on when
+ * found) is 16x faster at ECDSA P-256 signing (docs/performance.md "Signing backends"). */
+typedef enum ca_crypto_backend { CA_CRYPTO_MBEDTLS, CA_CRYPTO_OPENSSL } ca_crypto_backend;
+
+/* CA_CRYPTO_ENV: the environment variable that overrides the configured backend (tests, bench). */
+#define CA_CRYPTO_ENV "ZTCA_CRYPTO_BACKEND"
+
+/* ca_crypto_backend_parse: "mbedtls" or "openssl"; BAD_INPUT for other names, UNSUPPORTED for a
+ * backend this build lacks. */
+ZTCA_RC ca_crypto_backend_parse(ca_crypto_backend *out, const char *s);
+const char *ca_crypto_backend_name(ca_crypto_backend b);
+bool ca_crypto_backend_is_available(ca_crypto_backend b);
+/* ca_crypto_backend_default: OpenSSL when built in, else mbedTLS. */
+ca_crypto_backend ca_crypto_backend_default(void);
+/* ca_crypto_backend_select: the backend of ca_signer_new and ca_verify for the whole process
+ * (ztca.conf "crypto_backend", applied when the configuration is loaded). ZTCA_CRYPTO_BACKEND,
+ * when set, wins; an invalid value there is BAD_INPUT, a backend not built in UNSUPPORTED. Signers
+ * keep the backend they were created with. */
+ZTCA_RC ca_crypto_backend_select(ca_crypto_backend b);
+/* ca_crypto_backend_get: the selected backend; before any selection ZTCA_CRYPTO_BACKEND if it
+ * names a built-in backend, else ca_crypto_backend_default(). */
+ca_crypto_backend ca_crypto_backend_get(void);
+
 /* ---- public keys and signature verification ------------------------------------------------ */
 
 typedef enum ca_pk_kind { CA_PK_EC, CA_PK_RSA } ca_pk_kind;
@@ -91,6 +117,11 @@ typedef enum ca_sig_scheme { CA_SIG_ECDSA, CA_SIG_RSA_PKCS1, CA_SIG_RSA_PSS } ca
  * unparsable key. RSA-PSS uses MGF1 with the same hash and any salt length. */
 ZTCA_RC ca_verify(const uint8_t *spki, size_t spki_len, ca_sig_scheme scheme, ca_md md,
                   const uint8_t *hash, size_t hash_len, const uint8_t *sig, size_t sig_len);
+/* ca_verify_with: ca_verify on a given backend (ca_verify uses ca_crypto_backend_get()). Both
+ * accept only DER Ecdsa-Sig-Values and uncompressed EC points. UNSUPPORTED if not built in. */
+ZTCA_RC ca_verify_with(ca_crypto_backend backend, const uint8_t *spki, size_t spki_len,
+                       ca_sig_scheme scheme, ca_md md, const uint8_t *hash, size_t hash_len,
+                       const uint8_t *sig, size_t sig_len);
 
 /* ---- the signer interface ----------------------------------------------------------------- */
 
@@ -100,6 +131,11 @@ typedef struct ca_signer ca_signer;
 
 /* ca_signer_new takes ownership of `key` on success; `rng` is borrowed and must outlive it. */
 ZTCA_RC ca_signer_new(ca_signer **out, ca_key *key, ca_rng *rng);
+/* ca_signer_new_with: ca_signer_new on a given backend (ca_signer_new uses
+ * ca_crypto_backend_get()); UNSUPPORTED if not built in. The OpenSSL backend draws its ECDSA
+ * nonces from OpenSSL's own DRBG, not from `rng` (docs/performance.md "Signing backends"). */
+ZTCA_RC ca_signer_new_with(ca_signer **out, ca_key *key, ca_rng *rng, ca_crypto_backend backend);
+ca_crypto_backend ca_signer_backend(const ca_signer *s);
 void ca_signer_free(ca_signer *s);
 /* ca_signer_sign: ECDSA over a precomputed hash; DER Ecdsa-Sig-Value into sig[sig_size]. */
 ZTCA_RC ca_signer_sign(ca_signer *s, ca_md md, const uint8_t *hash, size_t hash_len, uint8_t *sig,
@@ -207,6 +243,9 @@ typedef struct ca_config {
     size_t ocsp_cache_entries; /* pre-signed answers kept; default 20000, 0 disables */
     int64_t ocsp_renew_before; /* rotate the OCSP signer this long before it expires; 2d */
     int64_t crl_validity;      /* default 1h */
+    /* "crypto_backend": "mbedtls" | "openssl"; default ca_crypto_backend_default(), and written
+     * back only when it differs, so a ztca.conf moves between builds with and without OpenSSL. */
+    ca_crypto_backend crypto_backend;
 } ca_config;
 
 /* ca_config_defaults: a configuration with every optional member at its default. */

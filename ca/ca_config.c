@@ -102,6 +102,7 @@ ca_config_defaults(ca_config *cfg)
     cfg->ocsp_cache_entries = 20000;
     cfg->ocsp_renew_before = 2 * CA_DAY;
     cfg->crl_validity = 3600;
+    cfg->crypto_backend = ca_crypto_backend_default();
 }
 
 /* An optional duration member of `obj` ("1h" or seconds) within [min, max]. */
@@ -203,6 +204,14 @@ ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len)
                  "config: identity_extension must be true or false");
     cfg.identity_extension = ident != NULL && json_is_true(ident);
     ZTCA_CHECK(ca_config_status(&cfg, root));
+    json_t *backend = json_object_get(root, "crypto_backend");
+    if (backend != NULL) {
+        ZTCA_REQUIRE(json_is_string(backend)
+                         && strlen(json_string_value(backend)) == json_string_length(backend),
+                     ZTCA_ERR_BAD_INPUT,
+                     "config: crypto_backend must be \"mbedtls\" or \"openssl\"");
+        ZTCA_CHECK(ca_crypto_backend_parse(&cfg.crypto_backend, json_string_value(backend)));
+    }
     *out = cfg;
 out:
     json_decref(root);
@@ -222,6 +231,15 @@ ca_config_write(char **out, size_t *out_len, const ca_config *cfg)
         (json_int_t)cfg->ocsp_cache_entries, "signer_renew_before",
         (json_int_t)cfg->ocsp_renew_before, "crl", "validity", (json_int_t)cfg->crl_validity);
     ZTCA_ENSURE(root != NULL, ZTCA_ERR_NOMEM, "config: out of memory");
+    /* Only a choice that differs from this build's default, so the file stays valid in a build
+     * without OpenSSL (docs/cli.md). */
+    if (cfg->crypto_backend != ca_crypto_backend_default()
+        && json_object_set_new(root, "crypto_backend",
+                               json_string(ca_crypto_backend_name(cfg->crypto_backend)))
+               != 0) {
+        json_decref(root);
+        ZTCA_BAIL(ZTCA_ERR_NOMEM, "config: out of memory");
+    }
     char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "config: out of memory");

@@ -1,6 +1,8 @@
-/* ca_signer.c: hashes, the verifier and the signer interface, mbedTLS backend. Nothing else in the
- * tree calls mbedTLS's pk sign or verify, so a faster backend plugs in here. */
+/* ca_signer.c: hashes, the verifier and the signer interface, and the choice of the backend that
+ * does their public-key operations: mbedTLS here, OpenSSL libcrypto in ca_signer_openssl.c.
+ * Nothing else in the tree calls a library's pk sign or verify. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,10 +10,121 @@
 #include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
+#include <mbedtls/platform_util.h>
 #include <mbedtls/rsa.h>
 #include <mbedtls/version.h>
 
 #include "ca/internal.h"
+
+/* Largest SEC1 ECPrivateKey mbedTLS writes for a P-384 key is 167 octets. */
+#define CA_SEC1_MAX 256
+
+/* ---- backend choice ----------------------------------------------------------------------- */
+
+ztca_rc
+ca_crypto_backend_parse(ca_crypto_backend *out, const char *s)
+{
+    ca_crypto_backend b;
+    if (strcmp(s, "mbedtls") == 0) {
+        b = CA_CRYPTO_MBEDTLS;
+    } else if (strcmp(s, "openssl") == 0) {
+        b = CA_CRYPTO_OPENSSL;
+    } else {
+        ZTCA_BAIL(ZTCA_ERR_BAD_INPUT, "crypto backend must be \"mbedtls\" or \"openssl\"");
+    }
+    ZTCA_ENSURE(ca_crypto_backend_is_available(b), ZTCA_ERR_UNSUPPORTED,
+                "crypto backend \"openssl\": this ztca was built without OpenSSL (ZTCA_OPENSSL)");
+    *out = b;
+    return ZTCA_RC_OK;
+}
+
+const char *
+ca_crypto_backend_name(ca_crypto_backend b)
+{
+    return b == CA_CRYPTO_OPENSSL ? "openssl" : "mbedtls";
+}
+
+bool
+ca_crypto_backend_is_available(ca_crypto_backend b)
+{
+#ifdef ZTCA_HAVE_OPENSSL
+    return b == CA_CRYPTO_MBEDTLS || b == CA_CRYPTO_OPENSSL;
+#else
+    return b == CA_CRYPTO_MBEDTLS;
+#endif
+}
+
+ca_crypto_backend
+ca_crypto_backend_default(void)
+{
+#ifdef ZTCA_HAVE_OPENSSL
+    return CA_CRYPTO_OPENSSL;
+#else
+    return CA_CRYPTO_MBEDTLS;
+#endif
+}
+
+/* The process-wide choice, -1 until made. The one mutable global of ca/: ca_verify is a free
+ * function that attest/ and enroll/ call with bytes only, so the configured backend cannot reach
+ * it as a parameter. Written at start (and by a configuration reload), read by request threads:
+ * an atomic, never a lock on the hot path. */
+static atomic_int ca_crypto_selected = -1;
+
+/* ZTCA_CRYPTO_BACKEND: *out_set false when unset or empty; BAD_INPUT or UNSUPPORTED as
+ * ca_crypto_backend_parse when set to something else. */
+static ztca_rc
+ca_crypto_backend_env(ca_crypto_backend *out, bool *out_set)
+{
+    const char *v = getenv(CA_CRYPTO_ENV);
+    *out_set = false;
+    if (v == NULL || v[0] == '\0') {
+        return ZTCA_RC_OK;
+    }
+    ZTCA_GUARD(ca_crypto_backend_parse(out, v));
+    *out_set = true;
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+ca_crypto_backend_select(ca_crypto_backend b)
+{
+    ca_crypto_backend env = CA_CRYPTO_MBEDTLS;
+    bool env_set = false;
+    ZTCA_GUARD(ca_crypto_backend_env(&env, &env_set));
+    if (env_set) {
+        b = env;
+    }
+    ZTCA_ENSURE(ca_crypto_backend_is_available(b), ZTCA_ERR_UNSUPPORTED,
+                "crypto backend \"openssl\": this ztca was built without OpenSSL (ZTCA_OPENSSL)");
+    atomic_store(&ca_crypto_selected, (int)b);
+    return ZTCA_RC_OK;
+}
+
+ca_crypto_backend
+ca_crypto_backend_get(void)
+{
+    int v = atomic_load_explicit(&ca_crypto_selected, memory_order_relaxed);
+    if (v >= 0) {
+        return (ca_crypto_backend)v;
+    }
+    /* Nothing selected (tests, tools without a ztca.conf): the environment, else the default. An
+     * invalid ZTCA_CRYPTO_BACKEND falls back to the default here; ca_crypto_backend_select, run
+     * by every command that loads ztca.conf, refuses it. */
+    ca_crypto_backend b = ca_crypto_backend_default();
+    const char *name = getenv(CA_CRYPTO_ENV);
+    if (name != NULL && strcmp(name, "mbedtls") == 0) {
+        b = CA_CRYPTO_MBEDTLS;
+    } else if (name != NULL && strcmp(name, "openssl") == 0
+               && ca_crypto_backend_is_available(CA_CRYPTO_OPENSSL)) {
+        b = CA_CRYPTO_OPENSSL;
+    }
+    /* Settle on one answer; a selection racing with this first use wins. */
+    int expected = -1;
+    if (!atomic_compare_exchange_strong(&ca_crypto_selected, &expected, (int)b)) {
+        b = (ca_crypto_backend)expected;
+    }
+    return b;
+}
 
 mbedtls_md_type_t
 ca_md_to_mbedtls(ca_md md)
@@ -130,9 +243,38 @@ out:
     return rc;
 }
 
+/* Ecdsa-Sig-Value ::= SEQUENCE { r INTEGER, s INTEGER }                   (RFC 3279 2.2.3)
+ * mbedTLS alone accepts BER lengths and padded or negative integers, OpenSSL does not: checking
+ * here makes a signature's fate independent of the backend, and leaves no second encoding of a
+ * valid signature that verifies too (malleability). */
+static bool
+ca_ecdsa_int_is_valid(const der_cur *v)
+{
+    if (v->len == 0 || (v->p[0] & 0x80) != 0) {
+        return false; /* empty or negative */
+    }
+    if (v->len > 1 && v->p[0] == 0 && (v->p[1] & 0x80) == 0) {
+        return false; /* not minimal */
+    }
+    return !(v->len == 1 && v->p[0] == 0); /* r and s are in [1, n-1] */
+}
+
 ztca_rc
-ca_verify(const uint8_t *spki, size_t spki_len, ca_sig_scheme scheme, ca_md md, const uint8_t *hash,
-          size_t hash_len, const uint8_t *sig, size_t sig_len)
+ca_ecdsa_sig_check(const uint8_t *sig, size_t sig_len)
+{
+    der_cur c = der_cur_make(sig, sig_len);
+    der_cur seq, r, s;
+    bool ok = ZTCA_IS_OK(der_get(&c, &seq, DER_SEQUENCE)) && ZTCA_IS_OK(der_expect_end(&c))
+              && ZTCA_IS_OK(der_get(&seq, &r, DER_INTEGER))
+              && ZTCA_IS_OK(der_get(&seq, &s, DER_INTEGER)) && ZTCA_IS_OK(der_expect_end(&seq))
+              && ca_ecdsa_int_is_valid(&r) && ca_ecdsa_int_is_valid(&s);
+    ZTCA_ENSURE(ok, ZTCA_ERR_CRYPTO, "verify: ECDSA signature is not a DER Ecdsa-Sig-Value");
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+ca_mbedtls_verify(const uint8_t *spki, size_t spki_len, ca_sig_scheme scheme, ca_md md,
+                  const uint8_t *hash, size_t hash_len, const uint8_t *sig, size_t sig_len)
 {
     ztca_rc rc = ZTCA_RC_OK;
     mbedtls_pk_context pk;
@@ -140,14 +282,13 @@ ca_verify(const uint8_t *spki, size_t spki_len, ca_sig_scheme scheme, ca_md md, 
     mbedtls_md_type_t mdt = ca_md_to_mbedtls(md);
     int r;
 
-    ZTCA_REQUIRE(hash_len == ca_md_size(md), ZTCA_ERR_INTERNAL, "verify: hash length");
-    ZTCA_REQUIRE(sig_len > 0 && sig_len <= CA_SIG_MAX, ZTCA_ERR_CRYPTO, "verify: signature size");
     ZTCA_CHECK(ca_pk_parse_spki(&pk, spki, spki_len));
     mbedtls_pk_type_t type = mbedtls_pk_get_type(&pk);
     switch (scheme) {
     case CA_SIG_ECDSA:
         ZTCA_REQUIRE(type == MBEDTLS_PK_ECKEY || type == MBEDTLS_PK_ECDSA, ZTCA_ERR_CRYPTO,
                      "verify: ECDSA signature with a non-EC key");
+        ZTCA_CHECK(ca_ecdsa_sig_check(sig, sig_len));
         r = mbedtls_pk_verify(&pk, mdt, hash, hash_len, sig, sig_len);
         break;
     case CA_SIG_RSA_PKCS1:
@@ -175,11 +316,46 @@ out:
     return rc;
 }
 
+ztca_rc
+ca_verify_with(ca_crypto_backend backend, const uint8_t *spki, size_t spki_len,
+               ca_sig_scheme scheme, ca_md md, const uint8_t *hash, size_t hash_len,
+               const uint8_t *sig, size_t sig_len)
+{
+    ZTCA_ENSURE(hash_len == ca_md_size(md) && hash_len > 0, ZTCA_ERR_INTERNAL,
+                "verify: hash length");
+    ZTCA_ENSURE(sig_len > 0 && sig_len <= CA_SIG_MAX, ZTCA_ERR_CRYPTO, "verify: signature size");
+    switch (backend) {
+    case CA_CRYPTO_MBEDTLS:
+        return ca_mbedtls_verify(spki, spki_len, scheme, md, hash, hash_len, sig, sig_len);
+    case CA_CRYPTO_OPENSSL:
+#ifdef ZTCA_HAVE_OPENSSL
+        return ca_openssl_verify(spki, spki_len, scheme, md, hash, hash_len, sig, sig_len);
+#else
+        break;
+#endif
+    }
+    ZTCA_BAIL(ZTCA_ERR_UNSUPPORTED, "verify: crypto backend not built in");
+}
+
+ztca_rc
+ca_verify(const uint8_t *spki, size_t spki_len, ca_sig_scheme scheme, ca_md md, const uint8_t *hash,
+          size_t hash_len, const uint8_t *sig, size_t sig_len)
+{
+    return ca_verify_with(ca_crypto_backend_get(), spki, spki_len, scheme, md, hash, hash_len, sig,
+                          sig_len);
+}
+
 /* ---- signer ------------------------------------------------------------------------------- */
 
 struct ca_signer {
-    pthread_mutex_t lock; /* ECDSA on a shared group lazily builds tables: not thread safe */
-    mbedtls_pk_context pk;
+    ca_crypto_backend backend;
+    /* mbedTLS: ECDSA on a shared group lazily builds tables, so calls are serialised. The OpenSSL
+     * backend takes no lock of ours: a fresh EVP_PKEY_CTX per call on a shared EVP_PKEY. */
+    pthread_mutex_t lock;
+    mbedtls_pk_context pk; /* owned, PK_ECDSA; mbedTLS backend only */
+#ifdef ZTCA_HAVE_OPENSSL
+    ca_openssl_key *ossl; /* owned; OpenSSL backend only */
+#endif
     ca_rng *rng; /* borrowed */
     ca_md md;
     uint8_t *spki; /* owned */
@@ -188,8 +364,37 @@ struct ca_signer {
     size_t sig_alg_len;
 };
 
+/* Hands the private key to the backend; on success the signer holds the only copy that counts
+ * (the caller then frees `key`, which wipes its own). */
+static ztca_rc
+ca_signer_take_key(ca_signer *s, ca_key *key)
+{
+    if (s->backend == CA_CRYPTO_MBEDTLS) {
+        /* A key as parsed is PK_ECKEY, whose sign path copies the key and rebuilds the comb table
+         * on every call (2.7x slower, ../shared/notes/PEERS.md): keep it as PK_ECDSA. */
+        ZTCA_GUARD_MBEDTLS(mbedtls_pk_setup(&s->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA)),
+                           ZTCA_ERR_CRYPTO);
+        ZTCA_GUARD_MBEDTLS(mbedtls_ecdsa_from_keypair(mbedtls_pk_ec(s->pk), mbedtls_pk_ec(key->pk)),
+                           ZTCA_ERR_CRYPTO);
+        return ZTCA_RC_OK;
+    }
+#ifdef ZTCA_HAVE_OPENSSL
+    /* SEC1 DER (RFC 5915) through public mbedTLS and OpenSSL functions only, so the hand-over
+     * works on mbedTLS 3.6 too; the copy is wiped at once. */
+    uint8_t der[CA_SEC1_MAX];
+    int n = mbedtls_pk_write_key_der(&key->pk, der, sizeof(der));
+    ztca_rc rc = n > 0 ? ca_openssl_key_new(&s->ossl, der + sizeof(der) - (size_t)n, (size_t)n,
+                                            s->spki, s->spki_len)
+                       : ZTCA_NOTE(ZTCA_ERR_CRYPTO, "signer: encoding the private key failed", n);
+    mbedtls_platform_zeroize(der, sizeof(der));
+    return rc;
+#else
+    ZTCA_BAIL(ZTCA_ERR_UNSUPPORTED, "signer: crypto backend not built in");
+#endif
+}
+
 ztca_rc
-ca_signer_new(ca_signer **out, ca_key *key, ca_rng *rng)
+ca_signer_new_with(ca_signer **out, ca_key *key, ca_rng *rng, ca_crypto_backend backend)
 {
     ztca_rc rc = ZTCA_RC_OK;
     ca_signer *s = ztca_calloc(1, sizeof(*s));
@@ -201,17 +406,15 @@ ca_signer_new(ca_signer **out, ca_key *key, ca_rng *rng)
     mbedtls_pk_init(&s->pk);
     bool locked_init = false;
 
+    ZTCA_REQUIRE(ca_crypto_backend_is_available(backend), ZTCA_ERR_UNSUPPORTED,
+                 "signer: crypto backend not built in");
+    s->backend = backend;
     ZTCA_REQUIRE(pthread_mutex_init(&s->lock, NULL) == 0, ZTCA_ERR_INTERNAL, "signer: mutex");
     locked_init = true;
-    /* A key as parsed is PK_ECKEY, whose sign path copies the key and rebuilds the comb table on
-     * every call (2.7x slower, ../shared/notes/PEERS.md): keep it as PK_ECDSA. */
-    ZTCA_CHECK_MBEDTLS(mbedtls_pk_setup(&s->pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECDSA)),
-                       ZTCA_ERR_CRYPTO);
-    ZTCA_CHECK_MBEDTLS(mbedtls_ecdsa_from_keypair(mbedtls_pk_ec(s->pk), mbedtls_pk_ec(key->pk)),
-                       ZTCA_ERR_CRYPTO);
     s->rng = rng;
     s->md = key->type == CA_KEY_P384 ? CA_MD_SHA384 : CA_MD_SHA256;
     ZTCA_CHECK(ca_key_spki(key, &s->spki, &s->spki_len));
+    ZTCA_CHECK(ca_signer_take_key(s, key));
     /* RFC 5758 3.2: ecdsa-with-SHA256/384 AlgorithmIdentifiers have absent parameters. */
     ZTCA_CHECK(der_begin(&alg, DER_SEQUENCE));
     if (s->md == CA_MD_SHA384) {
@@ -224,7 +427,7 @@ ca_signer_new(ca_signer **out, ca_key *key, ca_rng *rng)
     ZTCA_REQUIRE(alg_len <= sizeof(s->sig_alg), ZTCA_ERR_INTERNAL, "signer: algorithm id");
     memcpy(s->sig_alg, alg_der, alg_len);
     s->sig_alg_len = alg_len;
-    ca_key_free(key); /* ownership taken: the ECDSA copy holds the secret now */
+    ca_key_free(key); /* ownership taken: the backend's copy holds the secret now */
     *out = s;
     s = NULL;
 out:
@@ -232,6 +435,9 @@ out:
     der_buf_free(&alg);
     if (s != NULL) {
         mbedtls_pk_free(&s->pk);
+#ifdef ZTCA_HAVE_OPENSSL
+        ca_openssl_key_free(s->ossl);
+#endif
         ztca_free(s->spki);
         if (locked_init) {
             pthread_mutex_destroy(&s->lock);
@@ -241,6 +447,18 @@ out:
     return rc;
 }
 
+ztca_rc
+ca_signer_new(ca_signer **out, ca_key *key, ca_rng *rng)
+{
+    return ca_signer_new_with(out, key, rng, ca_crypto_backend_get());
+}
+
+ca_crypto_backend
+ca_signer_backend(const ca_signer *s)
+{
+    return s->backend;
+}
+
 void
 ca_signer_free(ca_signer *s)
 {
@@ -248,24 +466,26 @@ ca_signer_free(ca_signer *s)
         return;
     }
     mbedtls_pk_free(&s->pk);
+#ifdef ZTCA_HAVE_OPENSSL
+    ca_openssl_key_free(s->ossl);
+#endif
     ztca_free(s->spki);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
 
-ztca_rc
-ca_signer_sign(ca_signer *s, ca_md md, const uint8_t *hash, size_t hash_len, uint8_t *sig,
-               size_t sig_size, size_t *sig_len)
+static ztca_rc
+ca_mbedtls_sign(ca_signer *s, ca_md md, const uint8_t *hash, size_t hash_len, uint8_t *sig,
+                size_t sig_size, size_t *sig_len)
 {
     size_t n = 0;
     int r;
-    ZTCA_ENSURE(hash_len == ca_md_size(md), ZTCA_ERR_INTERNAL, "sign: hash length");
-    ZTCA_ENSURE(sig_size >= MBEDTLS_ECDSA_MAX_LEN, ZTCA_ERR_INTERNAL, "sign: buffer too small");
     pthread_mutex_lock(&s->lock);
 #if MBEDTLS_VERSION_MAJOR >= 3
     r = mbedtls_pk_sign(&s->pk, ca_md_to_mbedtls(md), hash, hash_len, sig, sig_size, &n,
                         ca_rng_mbedtls, s->rng);
 #else
+    (void)sig_size; /* checked by the caller: 2.28 assumes MBEDTLS_ECDSA_MAX_LEN */
     r = mbedtls_pk_sign(&s->pk, ca_md_to_mbedtls(md), hash, hash_len, sig, &n, ca_rng_mbedtls,
                         s->rng);
 #endif
@@ -275,6 +495,20 @@ ca_signer_sign(ca_signer *s, ca_md md, const uint8_t *hash, size_t hash_len, uin
     }
     *sig_len = n;
     return ZTCA_RC_OK;
+}
+
+ztca_rc
+ca_signer_sign(ca_signer *s, ca_md md, const uint8_t *hash, size_t hash_len, uint8_t *sig,
+               size_t sig_size, size_t *sig_len)
+{
+    ZTCA_ENSURE(hash_len == ca_md_size(md) && hash_len > 0, ZTCA_ERR_INTERNAL, "sign: hash length");
+    ZTCA_ENSURE(sig_size >= MBEDTLS_ECDSA_MAX_LEN, ZTCA_ERR_INTERNAL, "sign: buffer too small");
+#ifdef ZTCA_HAVE_OPENSSL
+    if (s->backend == CA_CRYPTO_OPENSSL) {
+        return ca_openssl_sign(s->ossl, hash, hash_len, sig, sig_size, sig_len);
+    }
+#endif
+    return ca_mbedtls_sign(s, md, hash, hash_len, sig, sig_size, sig_len);
 }
 
 ca_md

@@ -17,6 +17,27 @@ int ca_rng_mbedtls(void *rng, unsigned char *out, size_t len);
 
 mbedtls_md_type_t ca_md_to_mbedtls(ca_md md);
 
+/* ca_ecdsa_sig_check (ca_signer.c): `sig` is one DER Ecdsa-Sig-Value with positive, minimally
+ * encoded r and s, nothing after it; CRYPTO otherwise. Both backends call it before verifying. */
+ZTCA_RC ca_ecdsa_sig_check(const uint8_t *sig, size_t sig_len);
+
+#ifdef ZTCA_HAVE_OPENSSL
+/* The OpenSSL backend (ca_signer_openssl.c), reached only through ca_signer.c. */
+typedef struct ca_openssl_key ca_openssl_key;
+
+/* ca_openssl_key_new: an ECDSA signing key from its SEC1 ECPrivateKey DER, which must belong to
+ * `spki` (the signer's public key) or the result is CRYPTO. The DER is the caller's to wipe. */
+ZTCA_RC ca_openssl_key_new(ca_openssl_key **out, const uint8_t *sec1, size_t sec1_len,
+                           const uint8_t *spki, size_t spki_len);
+void ca_openssl_key_free(ca_openssl_key *key);
+/* ca_openssl_sign: ECDSA over `hash`, DER into sig[sig_size]; safe from many threads at once. */
+ZTCA_RC ca_openssl_sign(ca_openssl_key *key, const uint8_t *hash, size_t hash_len, uint8_t *sig,
+                        size_t sig_size, size_t *sig_len);
+/* ca_openssl_verify: ca_verify's contract after its common checks (hash and signature sizes). */
+ZTCA_RC ca_openssl_verify(const uint8_t *spki, size_t spki_len, ca_sig_scheme scheme, ca_md md,
+                          const uint8_t *hash, size_t hash_len, const uint8_t *sig, size_t sig_len);
+#endif
+
 /* ca_name_add: Name ::= SEQUENCE OF RDN with one attribute each, in this order, UTF8String
  * values (RFC 5280 4.1.2.4); NULL attributes are left out. */
 ZTCA_RC ca_name_add(der_buf *b, const char *o, const char *ou, const char *cn);

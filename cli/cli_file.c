@@ -243,6 +243,9 @@ cli_load_config(const char *dir, ca_config *out)
     ZTCA_GUARD(rc);
     rc = ca_config_parse(out, buf, len);
     ztca_free(buf);
+    if (ZTCA_IS_OK(rc)) { /* "crypto_backend" (or ZTCA_CRYPTO_BACKEND) for the whole process */
+        rc = ca_crypto_backend_select(out->crypto_backend);
+    }
     return rc;
 }
 

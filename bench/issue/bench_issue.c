@@ -283,8 +283,8 @@ main(int argc, char **argv)
            conns, rate, s.ok, s.failed);
     printf("| issuance latency p50 / p99 | %.1f / %.1f ms |\n", s.latency[num / 2] * 1e3,
            s.latency[num * 99 / 100] * 1e3);
-    printf("| raw sign+verify of the same key, %zu threads in process (mbedTLS) | %.0f/s |\n",
-           cores, raw_rate);
+    printf("| raw sign+verify of the same key, %zu threads in process (%s) | %.0f/s |\n", cores,
+           ca_crypto_backend_name(ca_signer_backend(signer)), raw_rate);
     printf("| ratio issuance / raw sign+verify | %.2f |\n", rate / raw_rate);
     (void)verifies;
     ca_signer_free(signer);

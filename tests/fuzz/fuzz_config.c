@@ -21,7 +21,8 @@ fuzz_config_equal(const ca_config *a, const ca_config *b)
            && strcmp(a->store, b->store) == 0 && a->identity_extension == b->identity_extension
            && a->ocsp_validity == b->ocsp_validity && a->ocsp_max_age == b->ocsp_max_age
            && a->ocsp_cache_entries == b->ocsp_cache_entries
-           && a->ocsp_renew_before == b->ocsp_renew_before && a->crl_validity == b->crl_validity;
+           && a->ocsp_renew_before == b->ocsp_renew_before && a->crl_validity == b->crl_validity
+           && a->crypto_backend == b->crypto_backend;
 }
 
 int

@@ -338,6 +338,9 @@ cfg config_encrypted_keys_string '{"version": 1, "trust_domain": "example.org", 
 cfg config_nul_in_string '{"version": 1, "trust_domain": "example.org\u0000.evil", "public_url": "http://127.0.0.1:8080", "api_url": "https://127.0.0.1:8443", "key_type": "p256"}'
 cfg config_unicode_store '{"version": 1, "trust_domain": "example.org", "public_url": "http://127.0.0.1:8080", "api_url": "https://127.0.0.1:8443", "key_type": "p256", "store": "sqlite:///var/lib/ztca/\u00e9t\u00e9.db"}'
 cfg config_long_trust_domain "{\"version\": 1, \"trust_domain\": \"$(printf 'a%.0s' {1..120}).$(printf 'b%.0s' {1..120})\", \"public_url\": \"http://127.0.0.1:8080\", \"api_url\": \"https://127.0.0.1:8443\", \"key_type\": \"p256\"}"
+cfg config_crypto_backend_mbedtls '{"version": 1, "trust_domain": "example.org", "public_url": "http://127.0.0.1:8080", "api_url": "https://127.0.0.1:8443", "key_type": "p256", "crypto_backend": "mbedtls"}'
+cfg config_crypto_backend_openssl '{"version": 1, "trust_domain": "example.org", "public_url": "http://127.0.0.1:8080", "api_url": "https://127.0.0.1:8443", "key_type": "p384", "crypto_backend": "openssl"}'
+cfg config_crypto_backend_unknown '{"version": 1, "trust_domain": "example.org", "public_url": "http://127.0.0.1:8080", "api_url": "https://127.0.0.1:8443", "key_type": "p256", "crypto_backend": "gnutls"}'
 cfg config_not_object '["version", 1]'
 cfg config_truncated '{"version": 1, "trust_domain": "example.org", "public_url": "http://127.0'
 

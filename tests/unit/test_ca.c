@@ -368,40 +368,50 @@ test_key_openssl_vectors(void)
 static void
 test_sign_verify(void)
 {
+    /* The same checks on every backend built in (test_crypto.c crosses them). */
+    static const ca_crypto_backend backends[] = { CA_CRYPTO_MBEDTLS, CA_CRYPTO_OPENSSL };
     ca_rng *rng = NULL;
     UNIT_ASSERT_OK(ca_rng_new(&rng));
-    for (int t = 0; t < 2; t++) {
-        ca_key *key = NULL;
-        ca_signer *s = NULL;
-        UNIT_ASSERT_OK(ca_key_generate(&key, rng, t == 0 ? CA_KEY_P256 : CA_KEY_P384));
-        UNIT_ASSERT_OK(ca_signer_new(&s, key, rng));
-        ca_md md = ca_signer_md(s);
-        CU_ASSERT_EQUAL(md, t == 0 ? CA_MD_SHA256 : CA_MD_SHA384);
-        uint8_t hash[CA_HASH_MAX], sig[CA_SIG_MAX];
-        size_t sig_len = 0, spki_len = 0;
-        UNIT_ASSERT_OK(ca_hash(md, (const uint8_t *)"abc", 3, hash, sizeof(hash)));
-        UNIT_ASSERT_OK(ca_signer_sign(s, md, hash, ca_md_size(md), sig, sizeof(sig), &sig_len));
-        const uint8_t *spki = ca_signer_spki(s, &spki_len);
-        UNIT_ASSERT_OK(
-            ca_verify(spki, spki_len, CA_SIG_ECDSA, md, hash, ca_md_size(md), sig, sig_len));
-        hash[0] ^= 1;
-        UNIT_ASSERT_ERR(
-            ca_verify(spki, spki_len, CA_SIG_ECDSA, md, hash, ca_md_size(md), sig, sig_len),
-            ZTCA_ERR_CRYPTO);
-        hash[0] ^= 1;
-        UNIT_ASSERT_ERR(
-            ca_verify(spki, spki_len, CA_SIG_RSA_PKCS1, md, hash, ca_md_size(md), sig, sig_len),
-            ZTCA_ERR_CRYPTO);
-        UNIT_ASSERT_ERR(
-            ca_verify(spki, spki_len - 1, CA_SIG_ECDSA, md, hash, ca_md_size(md), sig, sig_len),
-            ZTCA_ERR_BAD_INPUT);
-        /* the signature's AlgorithmIdentifier: ecdsa-with-SHA256/384, parameters absent */
-        size_t alg_len = 0;
-        const uint8_t *alg = ca_signer_sig_alg(s, &alg_len);
-        CU_ASSERT_EQUAL(alg_len, 12);
-        CU_ASSERT_EQUAL(alg[0], 0x30);
-        CU_ASSERT_EQUAL(alg[11], t == 0 ? 0x02 : 0x03);
-        ca_signer_free(s);
+    for (size_t b = 0; b < sizeof(backends) / sizeof(backends[0]); b++) {
+        ca_crypto_backend be = backends[b];
+        if (!ca_crypto_backend_is_available(be)) {
+            continue;
+        }
+        for (int t = 0; t < 2; t++) {
+            ca_key *key = NULL;
+            ca_signer *s = NULL;
+            UNIT_ASSERT_OK(ca_key_generate(&key, rng, t == 0 ? CA_KEY_P256 : CA_KEY_P384));
+            UNIT_ASSERT_OK(ca_signer_new_with(&s, key, rng, be));
+            CU_ASSERT_EQUAL(ca_signer_backend(s), be);
+            ca_md md = ca_signer_md(s);
+            CU_ASSERT_EQUAL(md, t == 0 ? CA_MD_SHA256 : CA_MD_SHA384);
+            uint8_t hash[CA_HASH_MAX], sig[CA_SIG_MAX];
+            size_t sig_len = 0, spki_len = 0;
+            size_t hlen = ca_md_size(md);
+            UNIT_ASSERT_OK(ca_hash(md, (const uint8_t *)"abc", 3, hash, sizeof(hash)));
+            UNIT_ASSERT_OK(ca_signer_sign(s, md, hash, hlen, sig, sizeof(sig), &sig_len));
+            const uint8_t *spki = ca_signer_spki(s, &spki_len);
+            UNIT_ASSERT_OK(
+                ca_verify_with(be, spki, spki_len, CA_SIG_ECDSA, md, hash, hlen, sig, sig_len));
+            hash[0] ^= 1;
+            UNIT_ASSERT_ERR(
+                ca_verify_with(be, spki, spki_len, CA_SIG_ECDSA, md, hash, hlen, sig, sig_len),
+                ZTCA_ERR_CRYPTO);
+            hash[0] ^= 1;
+            UNIT_ASSERT_ERR(
+                ca_verify_with(be, spki, spki_len, CA_SIG_RSA_PKCS1, md, hash, hlen, sig, sig_len),
+                ZTCA_ERR_CRYPTO);
+            UNIT_ASSERT_ERR(
+                ca_verify_with(be, spki, spki_len - 1, CA_SIG_ECDSA, md, hash, hlen, sig, sig_len),
+                ZTCA_ERR_BAD_INPUT);
+            /* the signature's AlgorithmIdentifier: ecdsa-with-SHA256/384, parameters absent */
+            size_t alg_len = 0;
+            const uint8_t *alg = ca_signer_sig_alg(s, &alg_len);
+            CU_ASSERT_EQUAL(alg_len, 12);
+            CU_ASSERT_EQUAL(alg[0], 0x30);
+            CU_ASSERT_EQUAL(alg[11], t == 0 ? 0x02 : 0x03);
+            ca_signer_free(s);
+        }
     }
     /* SHA-256("abc"), FIPS 180-2 B.1 */
     static const uint8_t abc256[32] = { 0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
