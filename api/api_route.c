@@ -48,6 +48,16 @@ const api_route api_routes[] = {
 };
 const size_t api_num_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 
+bool
+api_route_is_rate_limited(const api_route *rt)
+{
+    /* What costs a signature, a store write or attestation checks per request (docs/hardening.md
+     * "Rate limits"); OCSP, CRL and authz answer from caches instead. */
+    api_handler h = rt->handler;
+    return h == api_h_tokens_create || h == api_h_certs_create || h == api_h_enroll_begin
+           || h == api_h_enroll_finish || h == api_h_renew_begin || h == api_h_renew;
+}
+
 static int
 api_hex_val(char c)
 {

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/api_ratelimit.h"
 #include "api/internal.h"
 
 typedef struct api_listener {
@@ -40,6 +41,8 @@ struct api_server {
     api_ocsp *ocsp;
     api_crl *crl;
     api_oidc *oidc;
+    api_ratelimit *rate_identity; /* token buckets per client identity and per address */
+    api_ratelimit *rate_address;
     store_sub *feed;
     pthread_t feed_thread;
     bool feed_running;
@@ -431,6 +434,10 @@ api_dispatch(api_req *r)
     case API_AUTH_BEARER:
         break;
     }
+    if (ZTCA_IS_OK(rc) && api_route_is_rate_limited(r->route)
+        && !api_ratelimit_check(r, r->srv->rate_identity, r->srv->rate_address)) {
+        return api_queue(r); /* 429 */
+    }
     if (ZTCA_IS_OK(rc)) {
         ztca_clear_error();
         rc = r->route->handler(r);
@@ -656,6 +663,17 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
     }
     const ca_config *cfg = app->cfg;
     ztca_rc rc = api_oidc_new(&s->oidc, app->store);
+    uint8_t seed[API_RATELIMIT_SEED_LEN];
+    if (ZTCA_IS_OK(rc)) {
+        rc = ca_rng_bytes(app->rng, seed, sizeof(seed));
+    }
+    if (ZTCA_IS_OK(rc)) {
+        rc = api_ratelimit_new(&s->rate_identity, API_RATELIMIT_ENTRIES, seed);
+    }
+    if (ZTCA_IS_OK(rc)) {
+        seed[0] ^= 1; /* the tables need not share placements */
+        rc = api_ratelimit_new(&s->rate_address, API_RATELIMIT_ENTRIES, seed);
+    }
     if (ZTCA_IS_OK(rc) && app->num_issuer_certs > 0) {
         rc = api_ocsp_new(&s->ocsp, app->store, app->issuer_certs, app->issuer_cert_lens,
                           app->num_issuer_certs, cfg->ocsp_validity, cfg->ocsp_max_age,
@@ -757,5 +775,7 @@ api_server_stop(api_server *s, unsigned grace_s)
     api_crl_free(s->crl);
     api_oidc_free(s->oidc);
     api_authz_free(s->authz);
+    api_ratelimit_free(s->rate_identity);
+    api_ratelimit_free(s->rate_address);
     free(s);
 }

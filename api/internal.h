@@ -205,6 +205,8 @@ void api_http_date(char *out, size_t out_size, ztca_time t);
 
 extern const api_route api_routes[];
 extern const size_t api_num_routes;
+/* api_route_is_rate_limited: the token, enrollment and issuance routes (api_ratelimit.h). */
+bool api_route_is_rate_limited(const api_route *rt);
 /* api_route_match: finds the route of `method` and raw `path` and fills r->params (percent-
  * decoded, strictly). Sets r->route or r->miss_status (404, or 405 when the path exists with
  * another method); r->path_bad for a malformed path (400). */

@@ -224,6 +224,16 @@ ZTCA_RC ca_device_id_from_spki(char *out, size_t out_size, const uint8_t *spki, 
 
 /* ---- configuration ------------------------------------------------------------------------ */
 
+/* ca_rate_limit: `rate` requests per second refill a bucket of `burst`; rate 0: no limit. */
+typedef struct ca_rate_limit {
+    double rate;
+    uint32_t burst;
+} ca_rate_limit;
+
+#define CA_RATE_MIN  0.001 /* one request per 1000 s: keeps the interval in range */
+#define CA_RATE_MAX  1e6
+#define CA_BURST_MAX 1000000u
+
 typedef struct ca_config {
     char trust_domain[CA_TD_MAX + 1];
     char public_url[CA_URL_MAX]; /* base of the OCSP and CRL URLs (plain HTTP listener) */
@@ -246,6 +256,12 @@ typedef struct ca_config {
     /* "crypto_backend": "mbedtls" | "openssl"; default ca_crypto_backend_default(), and written
      * back only when it differs, so a ztca.conf moves between builds with and without OpenSSL. */
     ca_crypto_backend crypto_backend;
+    /* "rate_limits": {"per_identity": {"rate", "burst"}, "per_address": {"rate", "burst",
+     * "exempt_loopback"}} (docs/hardening.md): token buckets on the token, enrollment and
+     * issuance routes, read per request, so SIGHUP changes them. */
+    ca_rate_limit rate_identity; /* per certificate URI or bearer; default 0.2/s, burst 10 */
+    ca_rate_limit rate_address;  /* per IPv4 address or IPv6 /64; default 10/s, burst 100 */
+    bool rate_exempt_loopback;   /* loopback peers skip the address limit; default true */
 } ca_config;
 
 /* ca_config_defaults: a configuration with every optional member at its default. */

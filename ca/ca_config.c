@@ -103,6 +103,13 @@ ca_config_defaults(ca_config *cfg)
     cfg->ocsp_renew_before = 2 * CA_DAY;
     cfg->crl_validity = 3600;
     cfg->crypto_backend = ca_crypto_backend_default();
+    /* Generous for one identity (a token is used once or twice, a renewal takes two requests)
+     * and for one address (a site behind NAT); bench/ and the tests stay below them. */
+    cfg->rate_identity.rate = 0.2;
+    cfg->rate_identity.burst = 10;
+    cfg->rate_address.rate = 10;
+    cfg->rate_address.burst = 100;
+    cfg->rate_exempt_loopback = true;
 }
 
 /* An optional duration member of `obj` ("1h" or seconds) within [min, max]. */
@@ -155,6 +162,57 @@ ca_config_status(ca_config *cfg, json_t *root)
     if (crl != NULL) {
         ZTCA_GUARD(ca_config_duration(crl, "validity", 60, 7 * CA_DAY, &cfg->crl_validity,
                                       "config: crl.validity must be 1m-7d"));
+    }
+    return ZTCA_RC_OK;
+}
+
+/* One bucket: {"rate": requests per second (0: no limit), "burst": 1-1000000}. */
+static ztca_rc
+ca_config_rate(json_t *obj, const char *key, ca_rate_limit *out, const char *what)
+{
+    json_t *o = json_object_get(obj, key);
+    if (o == NULL) {
+        return ZTCA_RC_OK;
+    }
+    ZTCA_ENSURE(json_is_object(o), ZTCA_ERR_BAD_INPUT, what);
+    json_t *rate = json_object_get(o, "rate");
+    json_t *burst = json_object_get(o, "burst");
+    if (rate != NULL) {
+        ZTCA_ENSURE(json_is_number(rate), ZTCA_ERR_BAD_INPUT, what);
+        double r = json_number_value(rate);
+        ZTCA_ENSURE(r == 0 || (r >= CA_RATE_MIN && r <= CA_RATE_MAX), ZTCA_ERR_BAD_INPUT, what);
+        out->rate = r;
+    }
+    if (burst != NULL) {
+        ZTCA_ENSURE(json_is_integer(burst) && json_integer_value(burst) >= 1
+                        && json_integer_value(burst) <= (json_int_t)CA_BURST_MAX,
+                    ZTCA_ERR_BAD_INPUT, what);
+        out->burst = (uint32_t)json_integer_value(burst);
+    }
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+ca_config_rate_limits(ca_config *cfg, json_t *root)
+{
+    json_t *rl = json_object_get(root, "rate_limits");
+    if (rl == NULL) {
+        return ZTCA_RC_OK;
+    }
+    ZTCA_ENSURE(json_is_object(rl), ZTCA_ERR_BAD_INPUT, "config: rate_limits must be an object");
+    ZTCA_GUARD(ca_config_rate(rl, "per_identity", &cfg->rate_identity,
+                              "config: rate_limits.per_identity must be {\"rate\": 0 or "
+                              "0.001-1000000 per second, \"burst\": 1-1000000}"));
+    ZTCA_GUARD(ca_config_rate(rl, "per_address", &cfg->rate_address,
+                              "config: rate_limits.per_address must be {\"rate\": 0 or "
+                              "0.001-1000000 per second, \"burst\": 1-1000000, "
+                              "\"exempt_loopback\": true or false}"));
+    json_t *addr = json_object_get(rl, "per_address");
+    json_t *lo = addr != NULL ? json_object_get(addr, "exempt_loopback") : NULL;
+    ZTCA_ENSURE(lo == NULL || json_is_boolean(lo), ZTCA_ERR_BAD_INPUT,
+                "config: rate_limits.per_address.exempt_loopback must be true or false");
+    if (lo != NULL) {
+        cfg->rate_exempt_loopback = json_is_true(lo);
     }
     return ZTCA_RC_OK;
 }
@@ -212,6 +270,7 @@ ca_config_parse(ca_config *out, const uint8_t *json, size_t json_len)
                      "config: crypto_backend must be \"mbedtls\" or \"openssl\"");
         ZTCA_CHECK(ca_crypto_backend_parse(&cfg.crypto_backend, json_string_value(backend)));
     }
+    ZTCA_CHECK(ca_config_rate_limits(&cfg, root));
     *out = cfg;
 out:
     json_decref(root);
@@ -222,14 +281,19 @@ ztca_rc
 ca_config_write(char **out, size_t *out_len, const ca_config *cfg)
 {
     json_t *root = json_pack(
-        "{s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:{s:I, s:I, s:I, s:I}, s:{s:I}}", "version",
-        CA_CONFIG_VERSION, "trust_domain", cfg->trust_domain, "public_url", cfg->public_url,
-        "api_url", cfg->api_url, "key_type", ca_key_type_name(cfg->key_type), "encrypted_keys",
-        cfg->encrypted_keys ? 1 : 0, "store", cfg->store, "identity_extension",
+        "{s:i, s:s, s:s, s:s, s:s, s:b, s:s, s:b, s:{s:I, s:I, s:I, s:I}, s:{s:I}, "
+        "s:{s:{s:f, s:I}, s:{s:f, s:I, s:b}}}",
+        "version", CA_CONFIG_VERSION, "trust_domain", cfg->trust_domain, "public_url",
+        cfg->public_url, "api_url", cfg->api_url, "key_type", ca_key_type_name(cfg->key_type),
+        "encrypted_keys", cfg->encrypted_keys ? 1 : 0, "store", cfg->store, "identity_extension",
         cfg->identity_extension ? 1 : 0, "ocsp", "validity", (json_int_t)cfg->ocsp_validity,
         "max_age", (json_int_t)cfg->ocsp_max_age, "cache_entries",
         (json_int_t)cfg->ocsp_cache_entries, "signer_renew_before",
-        (json_int_t)cfg->ocsp_renew_before, "crl", "validity", (json_int_t)cfg->crl_validity);
+        (json_int_t)cfg->ocsp_renew_before, "crl", "validity", (json_int_t)cfg->crl_validity,
+        "rate_limits", "per_identity", "rate", cfg->rate_identity.rate, "burst",
+        (json_int_t)cfg->rate_identity.burst, "per_address", "rate", cfg->rate_address.rate,
+        "burst", (json_int_t)cfg->rate_address.burst, "exempt_loopback",
+        cfg->rate_exempt_loopback ? 1 : 0);
     ZTCA_ENSURE(root != NULL, ZTCA_ERR_NOMEM, "config: out of memory");
     /* Only a choice that differs from this build's default, so the file stays valid in a build
      * without OpenSSL (docs/cli.md). */

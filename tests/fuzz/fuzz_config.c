@@ -2,7 +2,8 @@
  * Why: DIR/ztca.conf is JSON edited by hand and read at every start; its URL and trust-domain
  * checks decide what goes into every certificate's SAN, AIA and CRL distribution point.
  *
- * A config that parses is written and parsed again: an equal ca_config, or abort(). */
+ * A config that parses is written and parsed again: an equal ca_config, or abort(). The rate
+ * limits it accepts must keep api_ratelimit_take's arithmetic in range. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,20 @@ fuzz_config_equal(const ca_config *a, const ca_config *b)
            && a->ocsp_validity == b->ocsp_validity && a->ocsp_max_age == b->ocsp_max_age
            && a->ocsp_cache_entries == b->ocsp_cache_entries
            && a->ocsp_renew_before == b->ocsp_renew_before && a->crl_validity == b->crl_validity
-           && a->crypto_backend == b->crypto_backend;
+           && a->crypto_backend == b->crypto_backend
+           && a->rate_identity.rate == b->rate_identity.rate
+           && a->rate_identity.burst == b->rate_identity.burst
+           && a->rate_address.rate == b->rate_address.rate
+           && a->rate_address.burst == b->rate_address.burst
+           && a->rate_exempt_loopback == b->rate_exempt_loopback;
+}
+
+/* What api_ratelimit_take relies on to stay clear of overflow. */
+static bool
+fuzz_config_rate_ok(const ca_rate_limit *l)
+{
+    return (l->rate == 0 || (l->rate >= CA_RATE_MIN && l->rate <= CA_RATE_MAX)) && l->burst >= 1
+           && l->burst <= CA_BURST_MAX;
 }
 
 int
@@ -36,7 +50,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* What the parser accepted must satisfy the checks the issuer relies on. */
     if (!ca_trust_domain_is_valid(cfg.trust_domain) || !ca_url_is_valid(cfg.public_url)
-        || !ca_url_is_valid(cfg.api_url) || strncmp(cfg.api_url, "https://", 8) != 0) {
+        || !ca_url_is_valid(cfg.api_url) || strncmp(cfg.api_url, "https://", 8) != 0
+        || !fuzz_config_rate_ok(&cfg.rate_identity) || !fuzz_config_rate_ok(&cfg.rate_address)) {
         abort();
     }
     if (!ZTCA_IS_OK(ca_config_write(&out, &out_len, &cfg)) || out_len != strlen(out)) {

@@ -911,6 +911,65 @@ test_config_roundtrip(void)
     CU_ASSERT_STRING_EQUAL(back.store, "");
 }
 
+/* "rate_limits" (docs/hardening.md): defaults, values, round trip, refusals. */
+static void
+test_config_rate_limits(void)
+{
+#define CFG_HEAD                                                                                   \
+    "{\"version\":1,\"trust_domain\":\"a\",\"public_url\":\"http://a\",\"api_url\":\"https://a\"," \
+    "\"key_type\":\"p256\""
+    ca_config cfg, back;
+    const char *none = CFG_HEAD "}";
+    UNIT_ASSERT_OK(ca_config_parse(&cfg, (const uint8_t *)none, strlen(none)));
+    CU_ASSERT_EQUAL(cfg.rate_identity.rate, 0.2);
+    CU_ASSERT_EQUAL(cfg.rate_identity.burst, 10);
+    CU_ASSERT_EQUAL(cfg.rate_address.rate, 10.0);
+    CU_ASSERT_EQUAL(cfg.rate_address.burst, 100);
+    CU_ASSERT_TRUE(cfg.rate_exempt_loopback);
+
+    const char *set = CFG_HEAD ",\"rate_limits\":{\"per_identity\":{\"rate\":0.5,\"burst\":3},"
+                               "\"per_address\":{\"rate\":2,\"exempt_loopback\":false}}}";
+    UNIT_ASSERT_OK(ca_config_parse(&cfg, (const uint8_t *)set, strlen(set)));
+    CU_ASSERT_EQUAL(cfg.rate_identity.rate, 0.5);
+    CU_ASSERT_EQUAL(cfg.rate_identity.burst, 3);
+    CU_ASSERT_EQUAL(cfg.rate_address.rate, 2.0);
+    CU_ASSERT_EQUAL(cfg.rate_address.burst, 100); /* absent: the default */
+    CU_ASSERT_FALSE(cfg.rate_exempt_loopback);
+    char *json = NULL;
+    size_t len = 0;
+    UNIT_ASSERT_OK(ca_config_write(&json, &len, &cfg));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"rate_limits\""));
+    UNIT_ASSERT_OK(ca_config_parse(&back, (uint8_t *)json, len));
+    CU_ASSERT_EQUAL(back.rate_identity.rate, 0.5);
+    CU_ASSERT_EQUAL(back.rate_identity.burst, 3);
+    CU_ASSERT_EQUAL(back.rate_address.rate, 2.0);
+    CU_ASSERT_EQUAL(back.rate_address.burst, 100);
+    CU_ASSERT_FALSE(back.rate_exempt_loopback);
+    free(json);
+
+    const char *off = CFG_HEAD ",\"rate_limits\":{\"per_identity\":{\"rate\":0}}}";
+    UNIT_ASSERT_OK(ca_config_parse(&cfg, (const uint8_t *)off, strlen(off)));
+    CU_ASSERT_EQUAL(cfg.rate_identity.rate, 0.0);
+
+    static const char *const bad[] = {
+        CFG_HEAD ",\"rate_limits\":1}",
+        CFG_HEAD ",\"rate_limits\":{\"per_identity\":[]}}",
+        CFG_HEAD ",\"rate_limits\":{\"per_identity\":{\"rate\":-1}}}",
+        CFG_HEAD ",\"rate_limits\":{\"per_identity\":{\"rate\":0.0001}}}",
+        CFG_HEAD ",\"rate_limits\":{\"per_identity\":{\"rate\":1000001}}}",
+        CFG_HEAD ",\"rate_limits\":{\"per_identity\":{\"rate\":\"1\"}}}",
+        CFG_HEAD ",\"rate_limits\":{\"per_address\":{\"burst\":0}}}",
+        CFG_HEAD ",\"rate_limits\":{\"per_address\":{\"burst\":1000001}}}",
+        CFG_HEAD ",\"rate_limits\":{\"per_address\":{\"burst\":2.5}}}",
+        CFG_HEAD ",\"rate_limits\":{\"per_address\":{\"exempt_loopback\":1}}}",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        UNIT_ASSERT_ERR(ca_config_parse(&back, (const uint8_t *)bad[i], strlen(bad[i])),
+                        ZTCA_ERR_BAD_INPUT);
+    }
+#undef CFG_HEAD
+}
+
 /* ---- OOM ----------------------------------------------------------------------------------- */
 
 static void
@@ -988,6 +1047,7 @@ main(void)
         { "trust_check_client", test_trust_check_client },
         { "cert_split_every_prefix", test_cert_split_every_prefix },
         { "config_roundtrip", test_config_roundtrip },
+        { "config_rate_limits", test_config_rate_limits },
         { "oom_issue", test_oom_issue },
         { NULL, NULL },
     };
