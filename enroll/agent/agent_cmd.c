@@ -87,7 +87,9 @@ agent_reply_check(const char *cmd, const agent_http *h, ztca_rc rc, const agent_
     if (type != NULL && strncmp(type, "urn:ztca:problem:", 17) == 0) {
         type += 17;
     }
-    if (r->status >= 500) {
+    if (r->status >= 500 || r->status == 429) {
+        /* 429 (rate-limited) passes with time like a 5xx: `run` backs off and tries again
+         * instead of giving up as it does on a refusal. */
         return agent_fail(cmd, AGENT_EXIT_NETWORK, "server error (HTTP %ld, %s): %s", r->status,
                           type != NULL ? type : "-", detail != NULL ? detail : "-");
     }
