@@ -1,6 +1,7 @@
 /* ca_config.c: DIR/ztca.conf, a JSON object (jansson). Members other modules own are left to
  * them; the ones read here are checked strictly. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -181,7 +182,11 @@ ca_config_rate(json_t *obj, const char *key, ca_rate_limit *out, const char *wha
         ZTCA_ENSURE(json_is_number(rate), ZTCA_ERR_BAD_INPUT, what);
         double r = json_number_value(rate);
         ZTCA_ENSURE(r == 0 || (r >= CA_RATE_MIN && r <= CA_RATE_MAX), ZTCA_ERR_BAD_INPUT, what);
-        out->rate = r;
+        /* Kept to 15 significant digits, which a double holds exactly and ca_config_write
+         * prints: 0.2 stays "0.2" in ztca.conf, not 0.20000000000000001, and still round-trips. */
+        char digits[32];
+        snprintf(digits, sizeof(digits), "%.15g", r);
+        out->rate = strtod(digits, NULL);
     }
     if (burst != NULL) {
         ZTCA_ENSURE(json_is_integer(burst) && json_integer_value(burst) >= 1
@@ -304,7 +309,7 @@ ca_config_write(char **out, size_t *out_len, const ca_config *cfg)
         json_decref(root);
         ZTCA_BAIL(ZTCA_ERR_NOMEM, "config: out of memory");
     }
-    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    char *s = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(root);
     ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "config: out of memory");
     size_t n = strlen(s);

@@ -947,6 +947,20 @@ test_config_rate_limits(void)
     CU_ASSERT_FALSE(back.rate_exempt_loopback);
     free(json);
 
+    /* Rates are written as a person would: 15 significant digits, and kept to them. */
+    ca_config_defaults(&cfg);
+    snprintf(cfg.trust_domain, sizeof(cfg.trust_domain), "a");
+    snprintf(cfg.public_url, sizeof(cfg.public_url), "http://a");
+    snprintf(cfg.api_url, sizeof(cfg.api_url), "https://a");
+    UNIT_ASSERT_OK(ca_config_write(&json, &len, &cfg));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"rate\": 0.2,"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(json, "\"rate\": 10.0,"));
+    free(json);
+    const char *sum =
+        CFG_HEAD ",\"rate_limits\":{\"per_identity\":{\"rate\":0.30000000000000004}}}";
+    UNIT_ASSERT_OK(ca_config_parse(&cfg, (const uint8_t *)sum, strlen(sum)));
+    CU_ASSERT_EQUAL(cfg.rate_identity.rate, 0.3);
+
     const char *off = CFG_HEAD ",\"rate_limits\":{\"per_identity\":{\"rate\":0}}}";
     UNIT_ASSERT_OK(ca_config_parse(&cfg, (const uint8_t *)off, strlen(off)));
     CU_ASSERT_EQUAL(cfg.rate_identity.rate, 0.0);
