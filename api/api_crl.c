@@ -128,7 +128,9 @@ api_crl_rebuild(api_crl *c, ztca_time now)
         for (size_t i = 0; i < l.num; i++) {
             l.entries[i].serial = l.serials[i];
         }
-        qsort(l.entries, l.num, sizeof(l.entries[0]), api_crl_cmp);
+        if (l.num > 1) { /* an empty list has no array: qsort's pointer must not be NULL */
+            qsort(l.entries, l.num, sizeof(l.entries[0]), api_crl_cmp);
+        }
         /* cRLNumber grows with every CRL this node makes and follows the clock across nodes
          * (RFC 5280 5.2.3 wants it monotonic for the CRL's scope). */
         uint64_t number = (uint64_t)now > c->number ? (uint64_t)now : c->number + 1;
