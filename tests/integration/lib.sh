@@ -135,3 +135,21 @@ NGX
     done
     return 1
 }
+
+# pg_replica_start DIR: a hot standby of the server pg_start started, streaming from it, in
+# directory DIR on a port of its own; sets REPLICA_URL (and keeps PG_* of the primary). Stop it
+# with PG_DIR=DIR pg_stop.
+pg_replica_start() {
+    local dir=$1 port
+    port=$(lib_free_port)
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    # -c fast: without it pg_basebackup waits over a minute for a spread checkpoint.
+    "${PG_AS[@]}" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PG_PORT" -U postgres -D "$dir/data" \
+        -R -X stream -c fast >"$dir/basebackup.log" 2>&1 || return 1
+    # A standby refuses to start with max_connections below the primary's.
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c hot_standby=on -c max_connections=200" \
+        start >/dev/null || return 1
+    REPLICA_URL="postgresql://postgres@127.0.0.1:$port/postgres"
+}

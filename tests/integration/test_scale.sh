@@ -23,15 +23,7 @@ trap 'pg_stop; PG_DIR=$T/replica pg_stop; lib_cleanup' EXIT
 # ---- PostgreSQL primary and a streaming replica -----------------------------------------------
 pg_start "$T/primary" || { bad "PostgreSQL primary did not start: $(cat "$T/primary/initdb.log" "$T/primary/server.log" 2>/dev/null | tail -5)"; exit 1; }
 PRIMARY_URL=$PG_URL PRIMARY_DIR=$PG_DIR PRIMARY_PORT=$PG_PORT
-REPLICA_PORT=$(lib_free_port)
-mkdir -p "$T/replica" && chown postgres "$T/replica" 2>/dev/null || true
-# -c fast: without it pg_basebackup waits over a minute for a spread checkpoint.
-"${PG_AS[@]}" "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$T/replica/data" \
-    -R -X stream -c fast >"$T/basebackup.log" 2>&1 || { bad "pg_basebackup: $(cat "$T/basebackup.log")"; exit 1; }
-"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$T/replica/data" -l "$T/replica/server.log" -w -t 30 \
-    -o "-c listen_addresses=127.0.0.1 -p $REPLICA_PORT -k $T/replica -c hot_standby=on -c max_connections=200" start >/dev/null ||
-    { bad "replica did not start: $(tail -5 "$T/replica/server.log")"; exit 1; }
-REPLICA_URL="postgresql://postgres@127.0.0.1:$REPLICA_PORT/postgres"
+pg_replica_start "$T/replica" || { bad "replica: $(cat "$T/replica/basebackup.log" 2>/dev/null; tail -5 "$T/replica/server.log" 2>/dev/null)"; exit 1; }
 ok "PostgreSQL primary and hot standby (pg_basebackup -R -X stream -c fast)"
 pg_primary_start() {
     "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PRIMARY_DIR/data" -l "$PRIMARY_DIR/server.log" -w -t 30 \
