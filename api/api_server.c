@@ -441,9 +441,11 @@ api_dispatch(api_req *r)
     if (ZTCA_IS_OK(rc)) {
         ztca_clear_error();
         rc = r->route->handler(r);
-        if (!ZTCA_IS_OK(rc) && r->reply == NULL) {
-            api_reply_error(r, rc);
-        }
+    }
+    /* Authentication reads the store too: with the store away it fails without an answer of
+     * its own, and that is a 503 like any other store failure, not a 500. */
+    if (!ZTCA_IS_OK(rc) && r->reply == NULL) {
+        api_reply_error(r, rc);
     }
     return api_queue(r);
 }

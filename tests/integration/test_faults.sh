@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Fault injection (issue 13, docs/reliability.md): while faults_client.py issues and revokes
+# through the HTTPS API,
+#   a. PostgreSQL is killed (pg_ctl stop -m immediate) and started again: ztca answers 503
+#      problem+json with Retry-After meanwhile, stays up, and issues again by itself;
+#   b. the SQLite store sits on a small tmpfs (private mount namespace) that is filled up:
+#      issuance fails with a 503 problem+json, the token is not consumed, the database stays
+#      intact; once space is freed the same token works, without a restart;
+#   c. `ztca serve` is killed with SIGKILL ten times at random moments and started again;
+#   d. the wall clock of the server (libfaketime) jumps a day forward, back, and back past the
+#      CA's creation: certificates and OCSP answers carry times of the clock they were made with.
+# After each fault: every certificate the client was handed is in the store with the same DER,
+# every revocation it got a 2xx for is revoked in the store and in OCSP (openssl ocsp), the audit
+# chain verifies, and the server process is the one the fault left running.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+ZTCA=${ZTCA_BIN:?ZTCA_BIN must name the ztca binary}
+FAKETIME_LIB=/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1
+lib_need openssl version
+lib_need sqlite3 --version
+lib_need psql --version
+lib_need test -x "$PG_BIN/initdb"
+lib_need "$LIB_PY" -c 'import ssl, json, http.client'
+lib_need unshare -m --propagation private true
+lib_need test -r "$FAKETIME_LIB"
+lib_harness
+trap 'pg_stop; lib_cleanup' EXIT
+CLIENT=("$LIB_PY" "$here/faults_client.py")
+# Sanitizer builds run several times slower: the client's rounds and the waits scale with it.
+SLOW=1
+[ -n "${ZTCA_SANITIZED:-}" ] && SLOW=3
+
+csrs() { # dir n: n P-256 CSRs dir/csr.1..n
+    for i in $(seq "$2"); do
+        openssl ecparam -name prime256v1 -genkey -noout -out "$1/key.$i"
+        openssl req -new -key "$1/key.$i" -subj /CN=fault -out "$1/csr.$i"
+    done
+}
+serve() { # name dir http https [prefix...]: ztca serve in the background, pid in SERVE_PID
+    local name=$1 dir=$2 http=$3 https=$4
+    shift 4
+    "$@" "$ZTCA" serve --dir "$dir" --listen-http "127.0.0.1:$http" --listen-https "127.0.0.1:$https" \
+        2>>"$T/$name.log" &
+    SERVE_PID=$!
+    PIDS+=("$SERVE_PID")
+    lib_wait_http "http://127.0.0.1:$http/healthz" $((20 * SLOW)) || { bad "$name: serve did not start: $(tail -3 "$T/$name.log")"; exit 1; }
+}
+client_start() { # dir https out: the client loop with two workers, pid in CLIENT_PID
+    mkdir -p "$3"
+    touch "$3/events" "$3/issued" "$3/revoked"
+    csrs "$3" 2
+    "${CLIENT[@]}" "$1" "$2" "$3" "$3/csr.1" "$3/csr.2" 2>"$3/client.err" &
+    CLIENT_PID=$!
+    PIDS+=("$CLIENT_PID")
+}
+client_stop() { # out
+    touch "$1/stop"
+    wait "$CLIENT_PID" || bad "the client loop failed: $(tail -3 "$1/client.err")"
+}
+count() { # out route status: how many such answers the client has had so far
+    awk -v r="$2" -v s="$3" '$2 == r && $3 == s { n++ } END { print n + 0 }' "$1/events"
+}
+wait_for() { # out route status n [seconds]: until the client has had n such answers
+    local end=$((SECONDS + ${5:-30} * SLOW))
+    while [ "$(count "$1" "$2" "$3")" -lt "$4" ]; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+
+# check NAME CA_DIR HTTP_PORT OUT DUMP...: the promises, against what the client wrote down.
+# DUMP prints "serial|status|hex DER" for every certificate of the store.
+check() {
+    local name=$1 dir=$2 http=$3 out=$4
+    shift 4
+    cp "$out/issued" "$out/issued.snap"
+    cp "$out/revoked" "$out/revoked.snap"
+    # Snapshots first: what they list was acknowledged before the store is read.
+    "$@" >"$out/dump" || { bad "$name: cannot read the store"; return; }
+    local r
+    r=$("$LIB_PY" - "$out" <<'PY'
+import base64, sys
+out = sys.argv[1]
+store = {}
+for line in open(out + "/dump"):
+    serial, status, der = line.strip().split("|")
+    store[serial] = (int(status), der.lower())
+issued = [s.strip() for s in open(out + "/issued.snap") if s.strip()]
+revoked = [s.strip() for s in open(out + "/revoked.snap") if s.strip()]
+missing = [s for s in issued if s not in store]
+differ = []
+for s in issued:
+    if s in store:
+        pem = open(f"{out}/certs/{s}.pem").read()
+        b64 = "".join(l for l in pem.splitlines() if not l.startswith("-----"))
+        if base64.b64decode(b64).hex() != store[s][1]:
+            differ.append(s)
+lost = [s for s in revoked if store.get(s, (0,))[0] != 1]
+print(len(issued), len(revoked), len(missing), len(differ), len(lost))
+PY
+)
+    local ni nr nm nd nl
+    read -r ni nr nm nd nl <<<"$r"
+    [ "$nm" = 0 ] && [ "$nd" = 0 ] && ok "$name: all $ni certificates handed out are in the store, DER identical" ||
+        bad "$name: of $ni handed out, $nm missing from the store and $nd with another DER"
+    [ "$nl" = 0 ] && ok "$name: all $nr acknowledged revocations are revoked in the store" ||
+        bad "$name: $nl of $nr acknowledged revocations not revoked in the store"
+    # OCSP through the server, in requests of at most 32 CertIDs (CA_OCSP_MAX_REQS).
+    local args=() n=0 seen=0 s
+    : >"$out/ocsp.txt"
+    while read -r s; do
+        [ -n "$s" ] || continue
+        args+=(-serial "0x$s")
+        n=$((n + 1))
+        if [ "${#args[@]}" -ge 64 ]; then
+            openssl ocsp -issuer "$dir/ca/intermediate.pem" "${args[@]}" -url "http://127.0.0.1:$http/ocsp" \
+                -CAfile "$dir/ca/root.pem" >>"$out/ocsp.txt" 2>&1 || true
+            args=()
+        fi
+    done <"$out/revoked.snap"
+    if [ "${#args[@]}" -gt 0 ]; then
+        openssl ocsp -issuer "$dir/ca/intermediate.pem" "${args[@]}" -url "http://127.0.0.1:$http/ocsp" \
+            -CAfile "$dir/ca/root.pem" >>"$out/ocsp.txt" 2>&1 || true
+    fi
+    seen=$(grep -c ': revoked$' "$out/ocsp.txt" || true)
+    [ "$seen" = "$n" ] && ! grep -q -i "verify fail\|error\|times invalid" "$out/ocsp.txt" &&
+        ok "$name: openssl ocsp says revoked for all $n" || bad "$name: openssl ocsp: $seen of $n revoked: $(grep -i -m2 'fail\|error\|invalid\|good' "$out/ocsp.txt")"
+    local a
+    if a=$(audit_verify "$dir" 2>&1); then ok "$name: $a"; else bad "$name: audit: $a"; fi
+}
+audit_verify() { "$ZTCA" audit verify --dir "$1"; }
+contract() { # name out: the client saw no answer outside docs/api.md
+    local c
+    c=$("$LIB_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["contract"])); [print(x) for x in d["contract"][:5]]' "$2/stats.json")
+    [ "$(head -1 <<<"$c")" = 0 ] && ok "$1: every error answer was problem+json, 5xx only 503 with Retry-After" ||
+        bad "$1: answers outside the contract: $(tail -n +2 <<<"$c" | tr '\n' ';')"
+}
+sqlite_dump() { # db
+    sqlite3 "$1" "SELECT c.serial, c.status, hex(b.der) FROM certificates c JOIN certificate_bodies b USING (serial)"
+}
+
+# ---- a. PostgreSQL killed and restarted under load ---------------------------------------------
+pg_start "$T/pg" || { bad "PostgreSQL did not start: $(tail -5 "$T/pg/initdb.log" "$T/pg/server.log" 2>/dev/null)"; exit 1; }
+pg_up() {
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=off -c max_connections=200" \
+        start >/dev/null
+}
+A=$T/a
+HA=$(lib_free_port) SA=$(lib_free_port)
+"$ZTCA" init --dir "$A" --trust-domain corp.example --public-url "http://127.0.0.1:$HA" \
+    --api-url "https://127.0.0.1:$SA" --store "$PG_URL" >/dev/null
+serve a "$A" "$HA" "$SA"
+PID_A=$SERVE_PID
+client_start "$A" "$SA" "$A/out"
+wait_for "$A/out" issue 201 10 || bad "a: the client issued nothing before the fault"
+before=$(count "$A/out" issue 201)
+t_kill=$(date +%s%N)
+"${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null
+wait_for "$A/out" token 503 3 20 || bad "a: no 503 while PostgreSQL was down"
+sleep $((2 * SLOW))
+kill -0 "$PID_A" 2>/dev/null && ok "a: PostgreSQL killed: ztca serve is still running" || bad "a: ztca serve died with PostgreSQL"
+hz=$(curl -sS "http://127.0.0.1:$HA/healthz" || true)
+grep -q '"status":"degraded"' <<<"$hz" && ok "a: /healthz says degraded" || bad "a: healthz while down: $hz"
+down503=$(($(count "$A/out" token 503) + $(count "$A/out" issue 503) + $(count "$A/out" revoke 503)))
+pg_up || { bad "a: PostgreSQL did not restart: $(tail -5 "$PG_DIR/server.log")"; exit 1; }
+t_up=$(date +%s%N)
+n_up=$(count "$A/out" issue 201)
+if wait_for "$A/out" issue 201 $((n_up + 1)) 30; then
+    ms=$((($(date +%s%N) - t_up) / 1000000))
+    ok "a: PostgreSQL back: issuance resumed by itself ${ms} ms after pg_ctl start returned"
+else
+    bad "a: no issuance within 30 s of PostgreSQL's restart"
+    ms=-1
+fi
+wait_for "$A/out" issue 201 $((n_up + 6)) 30 || true
+client_stop "$A/out"
+contract a "$A/out"
+total=$(cat "$A/out/issued" | wc -l)
+echo "a: $before issued before the kill, $down503 answers 503 during $(((t_up - t_kill) / 1000000)) ms down, $total issued in all, recovery ${ms} ms" >"$T/a.result"
+cat "$T/a.result"
+pg_dump_certs() {
+    psql "$PG_URL" -At -F '|' -c "SELECT c.serial, c.status, encode(b.der, 'hex') FROM certificates c JOIN certificate_bodies b USING (serial)"
+}
+check a "$A" "$HA" "$A/out" pg_dump_certs
+kill -0 "$PID_A" 2>/dev/null && ok "a: the same ztca serve process ran throughout" || bad "a: ztca serve is gone"
+
+lib_finish
