@@ -58,6 +58,11 @@ store_sqlite_fail(store_conn *c, int code)
         return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__,
                          "store: the SQLite database stayed busy past the busy timeout", ext);
     }
+    if ((code & 0xff) == SQLITE_FULL) {
+        /* ENOSPC: the write was undone, the file is intact; an operator must free space. */
+        return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__,
+                         "store: the disk holding the SQLite database is full", ext);
+    }
     return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__, "store: SQLite failed", ext);
 }
 

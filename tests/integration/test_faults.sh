@@ -129,7 +129,8 @@ PY
     local a
     if a=$(audit_verify "$dir" 2>&1); then ok "$name: $a"; else bad "$name: audit: $a"; fi
 }
-audit_verify() { "$ZTCA" audit verify --dir "$1"; }
+NS=() # a command prefix that enters the server's mount namespace (b)
+audit_verify() { "${NS[@]}" "$ZTCA" audit verify --dir "$1"; }
 contract() { # name out: the client saw no answer outside docs/api.md
     local c
     c=$("$LIB_PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(len(d["contract"])); [print(x) for x in d["contract"][:5]]' "$2/stats.json")
@@ -137,7 +138,7 @@ contract() { # name out: the client saw no answer outside docs/api.md
         bad "$1: answers outside the contract: $(tail -n +2 <<<"$c" | tr '\n' ';')"
 }
 sqlite_dump() { # db
-    sqlite3 "$1" "SELECT c.serial, c.status, hex(b.der) FROM certificates c JOIN certificate_bodies b USING (serial)"
+    "${NS[@]}" sqlite3 "$1" "SELECT c.serial, c.status, hex(b.der) FROM certificates c JOIN certificate_bodies b USING (serial)"
 }
 
 # ---- a. PostgreSQL killed and restarted under load ---------------------------------------------
@@ -185,5 +186,88 @@ pg_dump_certs() {
 }
 check a "$A" "$HA" "$A/out" pg_dump_certs
 kill -0 "$PID_A" 2>/dev/null && ok "a: the same ztca serve process ran throughout" || bad "a: ztca serve is gone"
+
+# ---- b. the SQLite store on a full filesystem --------------------------------------------------
+# The server runs in a private mount namespace where DIR/store is a 3 MiB tmpfs (a copy of what
+# init wrote); nsenter reaches it there. A filler file takes the free space while the client loop
+# runs; deleting it gives the space back.
+cat >"$T/ns.sh" <<'NS'
+dir=$1 size=$2
+shift 2
+cp -a "$dir/store" "$dir/store.seed" || exit 1
+mount -t tmpfs -o "size=$size,mode=0700" ztca-faults "$dir/store" || exit 1
+cp -a "$dir/store.seed/." "$dir/store/" || exit 1
+exec "$@"
+NS
+B=$T/b
+HB=$(lib_free_port) SB=$(lib_free_port)
+"$ZTCA" init --dir "$B" --trust-domain corp.example --public-url "http://127.0.0.1:$HB" \
+    --api-url "https://127.0.0.1:$SB" >/dev/null
+# unshare without --fork execs, and so does ns.sh: the pid is ztca's.
+serve b "$B" "$HB" "$SB" unshare -m --propagation private bash "$T/ns.sh" "$B" 3m
+PID_B=$SERVE_PID
+NS=(nsenter -t "$PID_B" -m)
+"${NS[@]}" findmnt -n -o FSTYPE "$B/store" | grep -q tmpfs && ok "b: the store of the server is on a 3 MiB tmpfs of its own" ||
+    bad "b: no tmpfs under the server's store"
+admin_post() { # https path json -> body on stdout, status in $T/code
+    curl -sS -o "$T/body" -w '%{http_code}' --cacert "$B/ca/root.pem" --cert "$B/admin/cert.pem" \
+        --key "$B/admin/key.pem" -H 'Content-Type: application/json' --data "$3" "https://127.0.0.1:$1$2" >"$T/code" || true
+    cat "$T/body"
+}
+TOKB=$(admin_post "$SB" /v1/tokens '{"user":"fault"}' | "$LIB_PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+csrs "$T" 1
+csr_json=$("$LIB_PY" -c 'import json,sys; print(json.dumps({"csr": open(sys.argv[1]).read()}))' "$T/csr.1")
+issue_with() { # https token -> status; body in $T/issue.json, headers in $T/issue.h
+    curl -sS -o "$T/issue.json" -D "$T/issue.h" -w '%{http_code}' --cacert "$B/ca/root.pem" \
+        -H "Authorization: Bearer $2" -H 'Content-Type: application/json' --data "$csr_json" \
+        "https://127.0.0.1:$1/v1/certs" || echo 000
+}
+client_start "$B" "$SB" "$B/out"
+wait_for "$B/out" issue 201 10 || bad "b: the client issued nothing before the fault"
+before=$(count "$B/out" issue 201)
+"${NS[@]}" dd if=/dev/zero of="$B/store/filler" bs=16k 2>/dev/null || true
+t_full=$(date +%s%N)
+"${NS[@]}" df -k "$B/store" | awk 'NR == 2 { exit !($4 == 0) }' && ok "b: the store's filesystem is full" || bad "b: still free: $("${NS[@]}" df -k "$B/store" | tail -1)"
+failures() { echo $(($(count "$1" token 503) + $(count "$1" issue 503) + $(count "$1" revoke 503))); }
+wait_for_failures() { # out n
+    local end=$((SECONDS + 30 * SLOW))
+    while [ "$(failures "$1")" -lt "$2" ]; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.1
+    done
+}
+wait_for_failures "$B/out" 5 && ok "b: disk full: the client loop gets 503s" || bad "b: no failure on a full disk"
+code=$(issue_with "$SB" "$TOKB")
+[ "$code" = 503 ] && grep -q '"type":"urn:ztca:problem:unavailable"' "$T/issue.json" && grep -qi '^Retry-After:' "$T/issue.h" &&
+    ok "b: disk full: POST /v1/certs answers 503 problem+json with Retry-After" || bad "b: issuance on a full disk: $code $(cat "$T/issue.json")"
+grep -q 'event=store_error what="store: the disk holding the SQLite database is full"' "$T/b.log" &&
+    ok "b: the log says the disk is full" || bad "b: the log does not say why: $(grep -m1 store_error "$T/b.log")"
+sleep 1
+kill -0 "$PID_B" 2>/dev/null && ok "b: ztca serve runs on with a full disk" || bad "b: ztca serve died on a full disk"
+ic=$("${NS[@]}" sqlite3 "$B/store/ztca.db" "PRAGMA integrity_check" 2>&1 || true)
+[ "$ic" = ok ] && ok "b: disk full: PRAGMA integrity_check ok" || bad "b: integrity_check: $ic"
+orphans=$("${NS[@]}" sqlite3 "$B/store/ztca.db" "SELECT count(*) FROM certificates c WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject = c.serial AND a.action = 'cert.issue') OR NOT EXISTS (SELECT 1 FROM certificate_bodies b WHERE b.serial = c.serial)")
+[ "$orphans" = 0 ] && ok "b: disk full: no certificate row without its body and audit entry" || bad "b: $orphans half-written certificates"
+check b-full "$B" "$HB" "$B/out" sqlite_dump "$B/store/ztca.db"
+n_full=$(count "$B/out" issue 201)
+"${NS[@]}" rm -f "$B/store/filler"
+t_free=$(date +%s%N)
+if wait_for "$B/out" issue 201 $((n_full + 1)) 30; then
+    ms=$((($(date +%s%N) - t_free) / 1000000))
+    ok "b: space back: the client loop issues again after ${ms} ms, no restart"
+else
+    ms=-1
+    bad "b: no issuance within 30 s of freeing space"
+fi
+code=$(issue_with "$SB" "$TOKB")
+[ "$code" = 201 ] && ok "b: the token refused on the full disk was not consumed: it issues now" || bad "b: the token after the disk full: $code $(cat "$T/issue.json")"
+wait_for "$B/out" issue 201 $((n_full + 6)) 30 || true
+client_stop "$B/out"
+contract b "$B/out"
+echo "b: $before issued before the disk filled, $(failures "$B/out") answers 503 during $(((t_free - t_full) / 1000000)) ms full, $(wc -l <"$B/out/issued") issued in all, recovery ${ms} ms" >"$T/b.result"
+cat "$T/b.result"
+check b "$B" "$HB" "$B/out" sqlite_dump "$B/store/ztca.db"
+kill -0 "$PID_B" 2>/dev/null && ok "b: the same ztca serve process ran throughout" || bad "b: ztca serve is gone"
+NS=()
 
 lib_finish
