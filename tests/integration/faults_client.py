@@ -12,7 +12,8 @@ per event, flushed at once:
   OUT_DIR/issued    serial of every 201 (its PEM in OUT_DIR/certs/SERIAL.pem first)
   OUT_DIR/revoked   serial of every acknowledged revocation (200, or 409 already-revoked for one
                     whose earlier answer was lost: either way the server said it is revoked)
-  OUT_DIR/events    "<unix ns> <route> <status>" per request (status 0: no HTTP answer)
+  OUT_DIR/events    "<unix ns> <route> <status>" per request (status 0: cut off without an
+                    HTTP answer, -1: connection refused)
 and at the end OUT_DIR/stats.json: counts per route and status, and every answer that breaks the
 API contract (a 5xx other than 503, an error without problem+json, an unexpected 4xx).
 """
@@ -47,7 +48,7 @@ def note(name, line):
 
 def call(route, method, path, body, ctx, headers=None, ok=(200, 201)):
     """One request on a new connection (the server may have died since the last one).
-    Returns (status, parsed JSON or None); status 0 when no HTTP answer came."""
+    Returns (status, parsed JSON or None); status 0 or -1 when no HTTP answer came."""
     status, doc = 0, None
     c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
     try:
@@ -69,8 +70,10 @@ def call(route, method, path, body, ctx, headers=None, ok=(200, 201)):
                 contract.append(f"{route} 503 without Retry-After")
             elif 400 <= status < 500 and not (route == "revoke" and status == 409):
                 contract.append(f"{route} {status} {doc.get('type')}: {doc.get('detail')}")
+    except ConnectionRefusedError:
+        status = -1  # nobody listening: the request never reached a server
     except (ConnectionError, http.client.HTTPException, socket.timeout, ssl.SSLError, OSError):
-        status = 0
+        status = 0  # cut off: in flight when the server died
     finally:
         c.close()
     note("events", f"{time.time_ns()} {route} {status}")

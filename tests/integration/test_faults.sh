@@ -270,4 +270,42 @@ check b "$B" "$HB" "$B/out" sqlite_dump "$B/store/ztca.db"
 kill -0 "$PID_B" 2>/dev/null && ok "b: the same ztca serve process ran throughout" || bad "b: ztca serve is gone"
 NS=()
 
+# ---- c. SIGKILL of ztca serve in a loop during issuance and revocation -------------------------
+C=$T/c
+HC=$(lib_free_port) SC=$(lib_free_port)
+"$ZTCA" init --dir "$C" --trust-domain corp.example --public-url "http://127.0.0.1:$HC" \
+    --api-url "https://127.0.0.1:$SC" >/dev/null
+serve c "$C" "$HC" "$SC"
+client_start "$C" "$SC" "$C/out"
+wait_for "$C/out" issue 201 5 || bad "c: the client issued nothing before the first kill"
+ROUNDS=10
+down_ms=0 up_ms=0
+for r in $(seq "$ROUNDS"); do
+    # A random moment within about a second of load, so the kills land before, inside and
+    # after the transactions of both workers.
+    sleep "$(awk -v r="$RANDOM" -v s="$SLOW" 'BEGIN { printf "%.3f", (0.3 + r / 32768) * s }')"
+    n=$(count "$C/out" issue 201)
+    kill -9 "$SERVE_PID"
+    wait "$SERVE_PID" 2>/dev/null || true
+    t0=$(date +%s%N)
+    serve c "$C" "$HC" "$SC"
+    t1=$(date +%s%N)
+    wait_for "$C/out" issue 201 $((n + 1)) 30 || bad "c: round $r: no issuance after the restart"
+    t2=$(date +%s%N)
+    down_ms=$((down_ms + (t1 - t0) / 1000000))
+    up_ms=$((up_ms + (t2 - t1) / 1000000))
+    check "c: kill $r" "$C" "$HC" "$C/out" sqlite_dump "$C/store/ztca.db"
+done
+client_stop "$C/out"
+contract c "$C/out"
+cut=$(count "$C/out" token 0)/$(count "$C/out" issue 0)/$(count "$C/out" revoke 0)
+refused=$(($(count "$C/out" token -1) + $(count "$C/out" issue -1) + $(count "$C/out" revoke -1)))
+echo "c: $ROUNDS kills; requests cut off in flight (token/issue/revoke): $cut; $refused refused while down; $(wc -l <"$C/out/issued") issued, $(wc -l <"$C/out/revoked") revocations acknowledged; restart to healthz ${down_ms} ms in all, healthz to the next issuance ${up_ms} ms in all" >"$T/c.result"
+cat "$T/c.result"
+check c "$C" "$HC" "$C/out" sqlite_dump "$C/store/ztca.db"
+orphans=$(sqlite3 "$C/store/ztca.db" "SELECT count(*) FROM certificates c WHERE NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject = c.serial AND a.action = 'cert.issue') OR NOT EXISTS (SELECT 1 FROM certificate_bodies b WHERE b.serial = c.serial)")
+[ "$orphans" = 0 ] && ok "c: no certificate row without its body and audit entry" || bad "c: $orphans half-written certificates"
+revs=$(sqlite3 "$C/store/ztca.db" "SELECT count(*) FROM certificates c WHERE status = 1 AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject = c.serial AND a.action = 'cert.revoke')")
+[ "$revs" = 0 ] && ok "c: every revoked row has its cert.revoke audit entry" || bad "c: $revs revocations without audit entry"
+
 lib_finish
