@@ -184,12 +184,15 @@ api_h_crl(api_req *r)
     ztca_time now = ztca_now();
     ZTCA_ENSURE(c != NULL, ZTCA_ERR_INTERNAL, "CRL: not configured");
     pthread_mutex_lock(&c->lock);
-    bool stale = c->reply == NULL || now >= c->this_update + c->validity / 2;
+    /* A thisUpdate after now means the wall clock stepped back since it was made: clients
+     * would refuse that CRL as not yet valid, so it is made again on the clock we have now. */
+    bool stale =
+        c->reply == NULL || now < c->this_update || now >= c->this_update + c->validity / 2;
     if (stale || atomic_exchange(&c->dirty, false)) {
         ztca_rc rc = api_crl_rebuild(c, now);
         if (!ZTCA_IS_OK(rc)) {
             atomic_store(&c->dirty, true);
-            if (c->reply == NULL || now >= c->next_update) {
+            if (c->reply == NULL || now < c->this_update || now >= c->next_update) {
                 pthread_mutex_unlock(&c->lock);
                 return rc; /* 503 from the store, 500 otherwise */
             }

@@ -269,8 +269,11 @@ api_ocsp_serve_cached(api_ocsp *o, api_req *r, const ca_ocsp_certid *id, ztca_ti
         if (e->certid_len == id->element.len
             && memcmp(e->certid, id->element.p, id->element.len) == 0) {
             /* Normally refreshed at half its validity; with the store away (fail static) an
-             * answer is good until its nextUpdate. */
-            if (now < (stale_ok ? e->this_update + o->validity : e->refresh_at)) {
+             * answer is good until its nextUpdate. One whose thisUpdate is after now was made
+             * before the wall clock stepped back: clients refuse it as not yet valid (RFC 6960
+             * 4.2.2.1), so it is never served. */
+            if (now >= e->this_update
+                && now < (stale_ok ? e->this_update + o->validity : e->refresh_at)) {
                 served = true;
                 if (api_ocsp_not_modified(r, e->etag)) {
                     not_modified = true;

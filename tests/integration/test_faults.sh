@@ -209,16 +209,19 @@ PID_B=$SERVE_PID
 NS=(nsenter -t "$PID_B" -m)
 "${NS[@]}" findmnt -n -o FSTYPE "$B/store" | grep -q tmpfs && ok "b: the store of the server is on a 3 MiB tmpfs of its own" ||
     bad "b: no tmpfs under the server's store"
-admin_post() { # https path json -> body on stdout, status in $T/code
-    curl -sS -o "$T/body" -w '%{http_code}' --cacert "$B/ca/root.pem" --cert "$B/admin/cert.pem" \
-        --key "$B/admin/key.pem" -H 'Content-Type: application/json' --data "$3" "https://127.0.0.1:$1$2" >"$T/code" || true
+admin_post() { # dir https path json -> body on stdout, status in $T/code
+    curl -sS -o "$T/body" -w '%{http_code}' --cacert "$1/ca/root.pem" --cert "$1/admin/cert.pem" \
+        --key "$1/admin/key.pem" -H 'Content-Type: application/json' --data "$4" "https://127.0.0.1:$2$3" >"$T/code" || true
     cat "$T/body"
 }
-TOKB=$(admin_post "$SB" /v1/tokens '{"user":"fault"}' | "$LIB_PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+token() { # dir https -> a new agent token for the user "fault"
+    admin_post "$1" "$2" /v1/tokens '{"user":"fault"}' | "$LIB_PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+TOKB=$(admin_post "$B" "$SB" /v1/tokens '{"user":"fault"}' | "$LIB_PY" -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 csrs "$T" 1
 csr_json=$("$LIB_PY" -c 'import json,sys; print(json.dumps({"csr": open(sys.argv[1]).read()}))' "$T/csr.1")
-issue_with() { # https token -> status; body in $T/issue.json, headers in $T/issue.h
-    curl -sS -o "$T/issue.json" -D "$T/issue.h" -w '%{http_code}' --cacert "$B/ca/root.pem" \
+issue_with() { # https token [dir] -> status; body in $T/issue.json, headers in $T/issue.h
+    curl -sS -o "$T/issue.json" -D "$T/issue.h" -w '%{http_code}' --cacert "${3:-$B}/ca/root.pem" \
         -H "Authorization: Bearer $2" -H 'Content-Type: application/json' --data "$csr_json" \
         "https://127.0.0.1:$1/v1/certs" || echo 000
 }
@@ -307,5 +310,126 @@ orphans=$(sqlite3 "$C/store/ztca.db" "SELECT count(*) FROM certificates c WHERE 
 [ "$orphans" = 0 ] && ok "c: no certificate row without its body and audit entry" || bad "c: $orphans half-written certificates"
 revs=$(sqlite3 "$C/store/ztca.db" "SELECT count(*) FROM certificates c WHERE status = 1 AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject = c.serial AND a.action = 'cert.revoke')")
 [ "$revs" = 0 ] && ok "c: every revoked row has its cert.revoke audit entry" || bad "c: $revs revocations without audit entry"
+
+# ---- d. the wall clock jumps forward and back -------------------------------------------------
+# libfaketime gives the server (and the openssl client, as on one machine whose clock steps) a
+# clock offset read from a file at every call; CLOCK_MONOTONIC stays real, as with a real step of
+# the wall clock (settimeofday, a VM resumed, NTP correcting a large error). The CA is made a day
+# "earlier", so that every clock below lies inside its validity. Phases: +0, +1 day, back to +0,
+# back 2 more hours.
+D=$T/d
+FT=$T/d.faketime
+FAKE=(env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$FT" FAKETIME_NO_CACHE=1
+    FAKETIME_DONT_FAKE_MONOTONIC=1 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+echo "-1d" >"$FT"
+HD=$(lib_free_port) SD=$(lib_free_port)
+"${FAKE[@]}" "$ZTCA" init --dir "$D" --trust-domain corp.example --public-url "http://127.0.0.1:$HD" \
+    --api-url "https://127.0.0.1:$SD" >/dev/null
+echo "+0" >"$FT"
+serve d "$D" "$HD" "$SD" "${FAKE[@]}"
+PID_D=$SERVE_PID
+TOL=$((30 * SLOW)) # seconds between the clock read here and the one the server used
+times_ok() { # label offset file kind(ocsp|cert|crl) [expect]: the times in openssl's view vs the clock
+    local r
+    r=$("$LIB_PY" - "$2" "$3" "$4" "$TOL" "${5:-}" <<'PY'
+import re, sys, time, calendar
+off, path, kind, tol, expect = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
+now = int(time.time()) + off
+text = open(path).read()
+def t(label):
+    m = re.search(label + r"\s*[:=]\s*([A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d \d{4}) GMT", text)
+    return calendar.timegm(time.strptime(m.group(1), "%b %d %H:%M:%S %Y")) if m else None
+errs = []
+if kind == "ocsp":
+    this, nxt = t("This Update"), t("Next Update")
+    if "Response verify OK" not in text: errs.append("the response does not verify")
+    if "times invalid" in text: errs.append("openssl: status times invalid")
+    if expect and not re.search(": " + expect + r"\b", text): errs.append("status is not " + expect)
+    if this is None or abs(this - now) > tol: errs.append(f"thisUpdate {this} is not the clock {now}")
+    if this is None or nxt != this + 3600: errs.append(f"nextUpdate {nxt} is not thisUpdate + 1h")
+    # revocationTime is the clock of the revocation as recorded: after a step back it may lie
+    # after thisUpdate (docs/reliability.md); it only has to be there.
+    if expect == "revoked" and t("Revocation Time") is None: errs.append("no revocationTime")
+elif kind == "cert":
+    nb, na = t("notBefore"), t("notAfter")
+    if nb is None or abs(nb - (now - 60)) > tol: errs.append(f"notBefore {nb} is not the clock {now} - 60 s")
+    if nb is None or na is None or not (now < na <= nb + 60 + 8 * 3600): errs.append(f"notAfter {na}")
+else:
+    lu, nu = t("lastUpdate"), t("nextUpdate")
+    if lu is None or abs(lu - now) > tol: errs.append(f"CRL lastUpdate {lu} is not the clock {now}")
+    if lu is None or nu != lu + 3600: errs.append(f"CRL nextUpdate {nu}")
+print("; ".join(errs))
+PY
+)
+    [ -z "$r" ] && ok "$1" || bad "$1: $r"
+}
+offset_of() { case $1 in +0) echo 0 ;; +1d) echo 86400 ;; -2h) echo -7200 ;; esac; }
+ocsp_at() { # phase cert expect: openssl ocsp (no nonce: the cacheable kind), on the shifted clock
+    "${FAKE[@]}" openssl ocsp -issuer "$D/ca/intermediate.pem" -cert "$2" -url "http://127.0.0.1:$HD/ocsp" \
+        -no_nonce -CAfile "$D/ca/root.pem" >"$T/d.ocsp" 2>&1 || true
+    times_ok "d $1: OCSP for $(basename "$2") is $3, thisUpdate/nextUpdate from the server's clock" \
+        "$(offset_of "$1")" "$T/d.ocsp" ocsp "$3"
+}
+issue_at() { # phase name: a certificate issued at this clock, checked against it
+    local tok code
+    tok=$(token "$D" "$SD")
+    code=$(issue_with "$SD" "$tok" "$D")
+    if [ "$code" != 201 ]; then
+        bad "d $1: issuance answered $code $(cat "$T/issue.json")"
+        return
+    fi
+    "$LIB_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificate"], end="")' "$T/issue.json" >"$T/$2.pem"
+    openssl x509 -in "$T/$2.pem" -noout -startdate -enddate >"$T/d.cert"
+    times_ok "d $1: $2 issued with notBefore = clock - 60 s and notAfter <= notBefore + 8h 1m" \
+        "$(offset_of "$1")" "$T/d.cert" cert
+    "${FAKE[@]}" openssl verify -CAfile "$D/ca/root.pem" -untrusted "$D/ca/intermediate.pem" "$T/$2.pem" >/dev/null 2>&1 &&
+        ok "d $1: $2 verifies at the clock it was issued by" || bad "d $1: $2 does not verify"
+}
+crl_at() { # phase
+    curl -sS -o "$T/d.crl" "http://127.0.0.1:$HD/crl" || true
+    "${FAKE[@]}" openssl crl -inform DER -in "$T/d.crl" -CAfile "$D/ca/chain.pem" -noout -lastupdate -nextupdate -crlnumber >"$T/d.crl.txt" 2>&1 || true
+    grep -q "verify OK" "$T/d.crl.txt" || bad "d $1: the CRL does not verify: $(head -2 "$T/d.crl.txt")"
+    times_ok "d $1: CRL lastUpdate/nextUpdate from the server's clock" "$(offset_of "$1")" "$T/d.crl.txt" crl
+    CRLS+=("$(sed -n 's/^crlNumber=//p' "$T/d.crl.txt")")
+}
+CRLS=()
+jump() { # phase
+    echo "$1" >"$FT"
+    curl -sS "http://127.0.0.1:$HD/healthz" | grep -q '"status":"ok"' && ok "d: clock jumped to $1: healthz ok" || bad "d: healthz after the jump to $1"
+}
+# +0: fill the OCSP and CRL caches.
+issue_at +0 d0
+ocsp_at +0 "$T/d0.pem" good
+crl_at +0
+OLD_TOKEN=$(token "$D" "$SD")
+# A day forward: every cached answer is past its refresh; a 1-hour token has expired.
+jump +1d
+ocsp_at +1d "$T/d0.pem" good
+crl_at +1d
+code=$(issue_with "$SD" "$OLD_TOKEN" "$D")
+[ "$code" = 401 ] && ok "d +1d: a 1-hour token from before the jump has expired (401)" || bad "d +1d: old token: $code"
+issue_at +1d d1
+ocsp_at +1d "$T/d1.pem" good
+s0=$(openssl x509 -in "$T/d0.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f')
+admin_post "$D" "$SD" "/v1/certs/$s0/revoke" '{"reason":"keyCompromise"}' >/dev/null
+[ "$(cat "$T/code")" = 200 ] && ok "d +1d: d0 revoked" || bad "d +1d: revoke d0: $(cat "$T/code")"
+ocsp_at +1d "$T/d0.pem" revoked
+# A day back: answers made "tomorrow" must not be served as they are (thisUpdate in the future).
+jump +0
+ocsp_at +0 "$T/d1.pem" good
+ocsp_at +0 "$T/d0.pem" revoked
+crl_at +0
+issue_at +0 d2
+ocsp_at +0 "$T/d2.pem" good
+# Two more hours back.
+jump -2h
+ocsp_at -2h "$T/d2.pem" good
+crl_at -2h
+issue_at -2h d3
+"$LIB_PY" -c 'import sys; n = [int(x, 16) for x in sys.argv[1:]]; sys.exit(not (len(n) == 4 and n == sorted(set(n))))' "${CRLS[@]}" &&
+    ok "d: CRL numbers keep increasing across the jumps (${CRLS[*]})" || bad "d: CRL numbers ${CRLS[*]}"
+echo "+0" >"$FT"
+kill -0 "$PID_D" 2>/dev/null && ok "d: the same ztca serve process ran through every jump" || bad "d: ztca serve died"
+if a=$(audit_verify "$D" 2>&1); then ok "d: $a"; else bad "d: audit: $a"; fi
 
 lib_finish
