@@ -23,6 +23,8 @@ lib_need psql --version
 lib_need test -x "$PG_BIN/initdb"
 lib_need "$LIB_PY" -c 'import ssl, json, http.client'
 lib_need unshare -m --propagation private true
+lib_need mount --version
+lib_need nsenter --version
 lib_need test -r "$FAKETIME_LIB"
 lib_harness
 trap 'pg_stop; lib_cleanup' EXIT
