@@ -48,6 +48,16 @@ serve() { # name dir http https [prefix...]: ztca serve in the background, pid i
     PIDS+=("$SERVE_PID")
     lib_wait_http "http://127.0.0.1:$http/healthz" $((20 * SLOW)) || { bad "$name: serve did not start: $(tail -3 "$T/$name.log")"; exit 1; }
 }
+stop_serve() { # name pid: SIGTERM, a clean exit, and no sanitizer report in its log
+    local rc=0
+    kill -TERM "$2" 2>/dev/null || true
+    wait "$2" 2>/dev/null || rc=$?
+    if [ "$rc" = 0 ] && ! grep -q "Sanitizer\|runtime error" "$T/$1.log"; then
+        ok "$1: ztca serve stopped cleanly (exit 0, no sanitizer report)"
+    else
+        bad "$1: ztca serve exit $rc: $(grep -m3 "Sanitizer\|runtime error" "$T/$1.log")"
+    fi
+}
 client_start() { # dir https out: the client loop with two workers, pid in CLIENT_PID
     mkdir -p "$3"
     touch "$3/events" "$3/issued" "$3/revoked"
@@ -208,6 +218,7 @@ fault_a() {
     }
     check a "$A" "$HA" "$A/out" pg_dump_certs
     kill -0 "$PID_A" 2>/dev/null && ok "a: the same ztca serve process ran throughout" || bad "a: ztca serve is gone"
+    stop_serve a "$PID_A"
 }
 
 # ---- b. the SQLite store on a full filesystem --------------------------------------------------
@@ -280,6 +291,7 @@ NS
     cat "$T/b.result"
     check b "$B" "$HB" "$B/out" sqlite_dump "$B/store/ztca.db"
     kill -0 "$PID_B" 2>/dev/null && ok "b: the same ztca serve process ran throughout" || bad "b: ztca serve is gone"
+    stop_serve b "$PID_B"
     NS=()
 }
 
@@ -321,6 +333,7 @@ fault_c() {
     [ "$orphans" = 0 ] && ok "c: no certificate row without its body and audit entry" || bad "c: $orphans half-written certificates"
     revs=$(sqlite3 "$C/store/ztca.db" "SELECT count(*) FROM certificates c WHERE status = 1 AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject = c.serial AND a.action = 'cert.revoke')")
     [ "$revs" = 0 ] && ok "c: every revoked row has its cert.revoke audit entry" || bad "c: $revs revocations without audit entry"
+    stop_serve c "$SERVE_PID"
 }
 
 # ---- d. the wall clock jumps forward and back -------------------------------------------------
@@ -444,6 +457,7 @@ PY
     echo "+0" >"$FT"
     kill -0 "$PID_D" 2>/dev/null && ok "d: the same ztca serve process ran through every jump" || bad "d: ztca serve died"
     if a=$(audit_verify "$D" 2>&1); then ok "d: $a"; else bad "d: audit: $a"; fi
+    stop_serve d "$PID_D"
 }
 
 # ZTCA_FAULTS="b d" runs some of them (while working on one).
