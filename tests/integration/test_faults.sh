@@ -7,8 +7,9 @@
 #      issuance fails with a 503 problem+json, the token is not consumed, the database stays
 #      intact; once space is freed the same token works, without a restart;
 #   c. `ztca serve` is killed with SIGKILL ten times at random moments and started again;
-#   d. the wall clock of the server (libfaketime) jumps a day forward, back, and back past the
-#      CA's creation: certificates and OCSP answers carry times of the clock they were made with.
+#   d. the wall clock of the server (libfaketime) jumps a day forward, a day back and two hours
+#      further back: certificates, OCSP answers and CRLs carry the times of the clock they were
+#      made with, and nothing cached from "later" is served.
 # After each fault: every certificate the client was handed is in the store with the same DER,
 # every revocation it got a 2xx for is revoked in the store and in OCSP (openssl ocsp), the audit
 # chain verifies, and the server process is the one the fault left running.
@@ -314,7 +315,8 @@ fault_c() {
         # after the transactions of both workers.
         sleep "$(awk -v r="$RANDOM" -v s="$SLOW" 'BEGIN { printf "%.3f", (0.3 + r / 32768) * s }')"
         n=$(count "$C/out" issue 201)
-        kill -9 "$SERVE_PID"
+        kill -0 "$SERVE_PID" 2>/dev/null || bad "c: round $r: ztca serve died before it was killed"
+        kill -9 "$SERVE_PID" 2>/dev/null || true
         wait "$SERVE_PID" 2>/dev/null || true
         t0=$(date +%s%N)
         serve c "$C" "$HC" "$SC"
