@@ -31,7 +31,7 @@ cli_store_open(store **out, const char *cmd, const char *dir, const ca_config *c
     if (!ZTCA_IS_OK(rc)) {
         return cli_fail(cmd, "invalid store URL", rc);
     }
-    store_options opts = { 0, 0, why, sizeof(why) };
+    store_options opts = { .errbuf = why, .errbuf_size = sizeof(why) };
     rc = store_open_ex(out, url, &opts);
     if (ZTCA_IS_OK(rc)) {
         return 0;

@@ -4,6 +4,8 @@
 #define ZTCA_STORE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 
 #include "store/store.h"
 
@@ -337,6 +339,22 @@ struct store {
     bool published; /* this transaction wrote change-log rows: wake subscribers on commit */
     store_head head;
     char *last_err; /* owned, STORE_ERRMSG_MAX bytes: the backend's latest message */
+    /* Group commit (store.c, docs/store.md "Group commit"). A write call or caller's transaction
+     * is a member; members run one after another under mu, as before, but a finished member
+     * leaves the database transaction open when another thread is about to take mu, so the
+     * members of one batch share one durable COMMIT. Guarded by mu: */
+    bool member_sp;              /* the running member joined a batch under a savepoint */
+    size_t batch_num;            /* finished members in the open transaction (0: none open) */
+    bool batch_published;        /* one of them wrote change-log rows */
+    struct timespec batch_start; /* CLOCK_MONOTONIC when its first member finished */
+    struct store_member *batch;  /* the finished members; their `done` is guarded by gc_mu */
+    pthread_mutex_t gc_mu;
+    pthread_cond_t gc_cond;  /* broadcast when a batch ended */
+    atomic_int gc_waiting;   /* threads about to lock mu (they will join or commit the batch) */
+    size_t gc_max;           /* opts.group_max resolved */
+    long long gc_max_age_ns; /* opts.group_max_age_ms resolved */
+    _Atomic uint64_t gc_commits;
+    _Atomic uint64_t gc_members;
     /* Subscriptions to wake (SQLite in-process feed), guarded by subs_mu. */
     pthread_mutex_t subs_mu;
     struct store_sub *subs;

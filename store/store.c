@@ -23,6 +23,8 @@ store_free_handle(store *s)
     if (s->conn != NULL) {
         s->drv->disconnect(s->conn);
     }
+    pthread_cond_destroy(&s->gc_cond);
+    pthread_mutex_destroy(&s->gc_mu);
     pthread_mutex_destroy(&s->subs_mu);
     pthread_mutex_destroy(&s->mu);
     ztca_free(s->url);
@@ -42,15 +44,25 @@ store_open_ex(store **out, const char *url, const store_options *opts)
 
     s = ztca_calloc(1, sizeof(*s));
     ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    atomic_init(&s->gc_waiting, 0);
+    atomic_init(&s->gc_commits, 0);
+    atomic_init(&s->gc_members, 0);
     pthread_mutexattr_t attr;
     bool locks = false;
     if (pthread_mutexattr_init(&attr) == 0) {
         if (pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK) == 0
             && pthread_mutex_init(&s->mu, &attr) == 0) {
-            if (pthread_mutex_init(&s->subs_mu, NULL) == 0) {
-                locks = true;
-            } else {
+            if (pthread_mutex_init(&s->subs_mu, NULL) != 0) {
                 pthread_mutex_destroy(&s->mu);
+            } else if (pthread_mutex_init(&s->gc_mu, NULL) != 0) {
+                pthread_mutex_destroy(&s->subs_mu);
+                pthread_mutex_destroy(&s->mu);
+            } else if (pthread_cond_init(&s->gc_cond, NULL) != 0) {
+                pthread_mutex_destroy(&s->gc_mu);
+                pthread_mutex_destroy(&s->subs_mu);
+                pthread_mutex_destroy(&s->mu);
+            } else {
+                locks = true;
             }
         }
         pthread_mutexattr_destroy(&attr);
@@ -66,6 +78,10 @@ store_open_ex(store **out, const char *url, const store_options *opts)
     }
     s->opts.errbuf = NULL;
     s->opts.errbuf_size = 0;
+    s->gc_max = s->opts.group_max > 0 ? (size_t)s->opts.group_max : STORE_GROUP_MAX_DEFAULT;
+    s->gc_max_age_ns = (long long)(s->opts.group_max_age_ms > 0 ? s->opts.group_max_age_ms
+                                                                : STORE_GROUP_AGE_DEFAULT)
+                       * 1000000LL;
     s->url = ztca_strdup(url);
     s->last_err = ztca_calloc(1, STORE_ERRMSG_MAX);
     ZTCA_REQUIRE(s->url != NULL && s->last_err != NULL, ZTCA_ERR_NOMEM, "out of memory");
@@ -105,6 +121,15 @@ store_backend
 store_get_backend(const store *s)
 {
     return s->parsed.backend;
+}
+
+void
+store_stats_get(const store *s, store_stats *out)
+{
+    out->commits = atomic_load(&s->gc_commits);
+    out->members = atomic_load(&s->gc_members);
+    int queued = atomic_load(&s->gc_waiting);
+    out->queued = queued > 0 ? (uint64_t)queued : 0;
 }
 
 const char *
@@ -149,10 +174,191 @@ store_head_write(store *s)
     return ZTCA_RC_OK;
 }
 
+/* ---- group commit ------------------------------------------------------------------------------
+ *
+ * Every write call (outside a caller's transaction) and every caller's transaction is a member.
+ * Members still run one at a time under mu on the one connection, but the durable COMMIT (an
+ * fsync of the WAL for SQLite with synchronous=FULL, of the WAL for PostgreSQL) is shared:
+ *   - the first member BEGINs; a member that finds a batch open joins it under SAVEPOINT
+ *     ztca_member, so when it fails, ROLLBACK TO undoes its own changes only;
+ *   - a member that finished well stays in the open transaction and, if another thread is
+ *     about to take mu (gc_waiting > 0), hands mu on and sleeps until the batch ends: the last
+ *     member, the one nobody is waiting behind, COMMITs for all and wakes them with the outcome;
+ *   - with no other thread waiting the member COMMITs at once, as before: no added wait;
+ *   - a batch of gc_max members, or older than gc_max_age_ns since its first member finished,
+ *     is committed by the next thread instead of joined, which bounds what a member waits for;
+ *   - a read outside a transaction commits an open batch first, so it never sees changes that
+ *     are not durable yet.
+ * Nothing is handed out before the COMMIT that holds it returned: a member's call returns only
+ * then. Members run in order on one connection, so the audit chain and the change log are
+ * written in commit order, each member reading the head its predecessor left. */
+
+struct store_member {
+    struct store_member *next;
+    bool done;    /* guarded by gc_mu */
+    ztca_err err; /* the batch's outcome, once done */
+};
+
+/* store_lock: locks mu, counting this thread meanwhile in gc_waiting: a member that sees it
+ * leaves the commit to this thread. */
+static int
+store_lock(store *s)
+{
+    atomic_fetch_add(&s->gc_waiting, 1);
+    int e = pthread_mutex_lock(&s->mu);
+    atomic_fetch_sub(&s->gc_waiting, 1);
+    return e;
+}
+
+static bool
+store_batch_is_due(const store *s)
+{
+    if (s->batch_num >= s->gc_max) {
+        return true;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long long ns = (long long)(now.tv_sec - s->batch_start.tv_sec) * 1000000000LL
+                   + (now.tv_nsec - s->batch_start.tv_nsec);
+    return ns >= s->gc_max_age_ns;
+}
+
+/* store_batch_end: commits the open transaction (or rolls it back when a failure left it
+ * unusable) and tells every finished member the outcome. mu held. */
+static ztca_rc
+store_batch_end(store *s, bool commit)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    if (commit) {
+        rc = s->drv->commit(s->conn);
+        if (!ZTCA_IS_OK(rc)) {
+            store_note_errmsg(s);
+        }
+    } else {
+        s->drv->rollback(s->conn);
+        rc = ZTCA_NOTE(ZTCA_ERR_STORE, "store: a savepoint failed, the batch was rolled back", 0);
+    }
+    bool publish = ZTCA_IS_OK(rc) && s->batch_published;
+    atomic_fetch_add(&s->gc_commits, 1);
+    atomic_fetch_add(&s->gc_members, (uint64_t)s->batch_num);
+    pthread_mutex_lock(&s->gc_mu);
+    for (struct store_member *m = s->batch; m != NULL;) {
+        struct store_member *next = m->next; /* m lives on its waiter's stack until done */
+        m->err = rc.err;
+        m->done = true;
+        m = next;
+    }
+    s->batch = NULL;
+    pthread_cond_broadcast(&s->gc_cond);
+    pthread_mutex_unlock(&s->gc_mu);
+    s->batch_num = 0;
+    s->batch_published = false;
+    if (publish) {
+        store_wake_subs(s);
+    }
+    return rc;
+}
+
+/* store_unlock: releases mu; an open batch that no waiting thread will join is committed
+ * first (its members get the outcome). */
+static void
+store_unlock(store *s)
+{
+    if (s->batch_num > 0 && (atomic_load(&s->gc_waiting) == 0 || store_batch_is_due(s))) {
+        ztca_rc ignored = store_batch_end(s, true);
+        (void)ignored;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* store_member_begin: mu held, outside a caller's transaction: BEGIN, or join the open batch. */
+static ztca_rc
+store_member_begin(store *s)
+{
+    s->published = false;
+    if (s->batch_num > 0 && store_batch_is_due(s)) {
+        ztca_rc ignored = store_batch_end(s, true);
+        (void)ignored;
+    }
+    ztca_rc rc = ZTCA_RC_OK;
+    if (s->batch_num == 0) {
+        s->member_sp = false;
+        rc = s->drv->begin(s->conn);
+        if (!ZTCA_IS_OK(rc)) {
+            store_note_errmsg(s);
+        }
+        return rc;
+    }
+    s->member_sp = true;
+    rc = s->drv->exec_script(s->conn, "SAVEPOINT ztca_member");
+    if (!ZTCA_IS_OK(rc)) {
+        store_note_errmsg(s);
+        ztca_rc ignored = store_batch_end(s, false);
+        (void)ignored;
+    }
+    return rc;
+}
+
+/* store_member_end: mu held; ends the running member and unlocks mu. With `keep` its changes
+ * join the batch and the result is the outcome of the COMMIT that holds them (this thread's or
+ * the one it waited for); without, only its own changes are undone and `rc` is returned. */
+static ztca_rc
+store_member_end(store *s, ztca_rc rc, bool keep)
+{
+    if (!keep) {
+        if (s->member_sp) {
+            ztca_rc r1 = s->drv->exec_script(s->conn, "ROLLBACK TO SAVEPOINT ztca_member");
+            ztca_rc r2 = s->drv->exec_script(s->conn, "RELEASE SAVEPOINT ztca_member");
+            if (!ZTCA_IS_OK(r1) || !ZTCA_IS_OK(r2)) {
+                ztca_rc ignored = store_batch_end(s, false);
+                (void)ignored;
+            }
+        } else {
+            s->drv->rollback(s->conn); /* it began the transaction: nobody else is in it */
+        }
+        store_unlock(s);
+        return rc;
+    }
+    if (s->member_sp) {
+        rc = s->drv->exec_script(s->conn, "RELEASE SAVEPOINT ztca_member");
+        if (!ZTCA_IS_OK(rc)) {
+            store_note_errmsg(s);
+            ztca_rc ignored = store_batch_end(s, false);
+            (void)ignored;
+            pthread_mutex_unlock(&s->mu);
+            return rc;
+        }
+    }
+    struct store_member self = { s->batch, false, ZTCA_OK };
+    s->batch = &self;
+    if (s->batch_num++ == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
+    }
+    s->batch_published = s->batch_published || s->published;
+    if (atomic_load(&s->gc_waiting) == 0 || store_batch_is_due(s)) {
+        rc = store_batch_end(s, true);
+        pthread_mutex_unlock(&s->mu);
+        return rc;
+    }
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->gc_mu);
+    while (!self.done) {
+        pthread_cond_wait(&s->gc_cond, &s->gc_mu);
+    }
+    ztca_err err = self.err;
+    pthread_mutex_unlock(&s->gc_mu);
+    if (err != ZTCA_OK) {
+        return ztca_note(err, __FILE__, __LINE__, "store: the group commit failed", 0);
+    }
+    return ZTCA_RC_OK;
+}
+
+/* ---- entering and leaving a call ---------------------------------------------------------- */
+
 ztca_rc
 store_enter(store *s, store_mode mode)
 {
-    int e = pthread_mutex_lock(&s->mu);
+    int e = store_lock(s);
     if (e == EDEADLK) {
         /* This thread holds the handle already: its own transaction (join it under a savepoint)
          * or a list callback calling back in (refused: the handle is in the middle of a read). */
@@ -172,13 +378,15 @@ store_enter(store *s, store_mode mode)
     ZTCA_ENSURE(e == 0, ZTCA_ERR_INTERNAL, "store: cannot lock the handle");
     memset(&s->head, 0, sizeof(s->head));
     if (mode == STORE_WRITE) {
-        s->published = false;
-        ztca_rc rc = s->drv->begin(s->conn);
+        ztca_rc rc = store_member_begin(s);
         if (!ZTCA_IS_OK(rc)) {
-            store_note_errmsg(s);
-            pthread_mutex_unlock(&s->mu);
+            store_unlock(s);
             return rc;
         }
+    } else if (s->batch_num > 0) {
+        /* Reads see durable data only. */
+        ztca_rc ignored = store_batch_end(s, true);
+        (void)ignored;
     }
     return ZTCA_RC_OK;
 }
@@ -206,19 +414,9 @@ store_leave(store *s, store_mode mode, ztca_rc rc)
         return rc;
     }
     if (mode == STORE_WRITE) {
-        if (ZTCA_IS_OK(rc)) {
-            rc = s->drv->commit(s->conn);
-            if (!ZTCA_IS_OK(rc)) {
-                store_note_errmsg(s);
-            }
-        } else {
-            s->drv->rollback(s->conn);
-        }
-        if (ZTCA_IS_OK(rc) && s->published) {
-            store_wake_subs(s);
-        }
+        return store_member_end(s, rc, ZTCA_IS_OK(rc));
     }
-    pthread_mutex_unlock(&s->mu);
+    store_unlock(s);
     return rc;
 }
 
@@ -227,14 +425,12 @@ store_leave(store *s, store_mode mode, ztca_rc rc)
 ztca_rc
 store_txn_begin(store *s)
 {
-    int e = pthread_mutex_lock(&s->mu);
+    int e = store_lock(s);
     ZTCA_ENSURE(e != EDEADLK, ZTCA_ERR_INTERNAL, "store: transactions do not nest");
     ZTCA_ENSURE(e == 0, ZTCA_ERR_INTERNAL, "store: cannot lock the handle");
-    s->published = false;
-    ztca_rc rc = s->drv->begin(s->conn);
+    ztca_rc rc = store_member_begin(s);
     if (!ZTCA_IS_OK(rc)) {
-        store_note_errmsg(s);
-        pthread_mutex_unlock(&s->mu);
+        store_unlock(s);
         return rc;
     }
     s->user_txn = true;
@@ -261,16 +457,8 @@ ztca_rc
 store_txn_commit(store *s)
 {
     ZTCA_ENSURE(store_txn_holder(s), ZTCA_ERR_INTERNAL, "store: no transaction to commit");
-    ztca_rc rc = s->drv->commit(s->conn);
-    if (!ZTCA_IS_OK(rc)) {
-        store_note_errmsg(s);
-    }
     s->user_txn = false;
-    if (ZTCA_IS_OK(rc) && s->published) {
-        store_wake_subs(s);
-    }
-    pthread_mutex_unlock(&s->mu);
-    return rc;
+    return store_member_end(s, ZTCA_RC_OK, true);
 }
 
 void
@@ -279,9 +467,9 @@ store_txn_rollback(store *s)
     if (!store_txn_holder(s)) {
         return;
     }
-    s->drv->rollback(s->conn);
     s->user_txn = false;
-    pthread_mutex_unlock(&s->mu);
+    ztca_rc ignored = store_member_end(s, ZTCA_RC_OK, false);
+    (void)ignored;
 }
 
 /* ---- statements and columns ----------------------------------------------------------------- */

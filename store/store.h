@@ -11,7 +11,9 @@
  *   nothing. Every statement is prepared; no SQL text is ever built from input.
  * - Times are ztca_time (seconds since the epoch, UTC). Serials are lowercase hex, as everywhere.
  * - A store handle is thread safe: calls from several threads are serialised on its one
- *   connection (open several handles for parallelism). Callbacks run while the handle is busy and
+ *   connection (open several handles for parallelism), and concurrent write calls and
+ *   transactions share durable commits (group commit): a call returns OK only once its changes
+ *   are durable, and a failing one is undone alone. Callbacks run while the handle is busy and
  *   must not call into the same handle (they get INTERNAL if they do).
  * - PostgreSQL: a lost connection is re-established by the next call. A call that fails meanwhile
  *   fails with STORE and changed nothing, except that a COMMIT whose answer was lost may have
@@ -63,7 +65,16 @@ typedef struct store_options {
     char *errbuf;          /* NULL, or receives the backend's message when the open fails (e.g.
                               libpq's "connection refused"; never a password) */
     size_t errbuf_size;
+    /* Group commit (docs/store.md): concurrent write calls and transactions on one handle share
+     * one durable commit. No wait is ever added for it; these bound how much a call can wait for
+     * others' work before its own commit: */
+    int group_max;        /* most calls per commit; 0: STORE_GROUP_MAX_DEFAULT; 1: no grouping */
+    int group_max_age_ms; /* a batch older than this (from its first finished call) is committed
+                             by the next caller instead of joined; 0: STORE_GROUP_AGE_DEFAULT */
 } store_options;
+
+#define STORE_GROUP_MAX_DEFAULT 64
+#define STORE_GROUP_AGE_DEFAULT 5 /* ms: two fsyncs of a typical disk */
 
 /* store_open: connects, applies the pending schema migrations (store/schema/, in one transaction
  * per version, serialised between nodes) and returns a handle. A store whose schema is newer than
@@ -76,6 +87,15 @@ store_backend store_get_backend(const store *s);
 /* store_schema_version: the version recorded in the database (equals STORE_SCHEMA_VERSION after a
  * successful open). */
 ZTCA_RC store_schema_version(store *s, int64_t *out);
+/* store_stats: the handle's group commit counters since it was opened. */
+typedef struct store_stats {
+    uint64_t commits; /* durable commits of write calls and transactions (batches) */
+    uint64_t members; /* write calls and transactions those commits covered */
+    uint64_t queued;  /* threads waiting for the handle right now */
+} store_stats;
+
+/* store_stats_get: never blocks (the counters are read without the handle's lock). */
+void store_stats_get(const store *s, store_stats *out);
 /* store_errmsg: the backend's message for the latest failure on this handle, for logs; "" if
  * none. Valid until the next call on the handle. */
 const char *store_errmsg(store *s);

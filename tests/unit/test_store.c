@@ -378,7 +378,7 @@ test_open_errors(void)
 {
     store *s = NULL;
     char err[256] = "unchanged";
-    store_options o = { 0, 2, err, sizeof(err) };
+    store_options o = { .connect_timeout_s = 2, .errbuf = err, .errbuf_size = sizeof(err) };
     UNIT_ASSERT_ERR(store_open_ex(&s, "sqlite:/nonexistent-dir/x/ztca.db", &o), ZTCA_ERR_STORE);
     CU_ASSERT_PTR_NULL(s);
     CU_ASSERT_STRING_EQUAL(err, "cannot open /nonexistent-dir/x/ztca.db");
@@ -1530,6 +1530,268 @@ test_concurrency(void)
     store_close(s);
 }
 
+/* ---- group commit: concurrent calls on one handle share durable commits -----------------------
+ */
+
+enum { TEST_GC_THREADS = 8, TEST_GC_PER = 25 };
+
+typedef struct test_gc_worker {
+    store *s;
+    int id;
+    int ok;         /* members that committed */
+    int refused;    /* members refused as expected (a used token, a taken serial) */
+    ztca_err first; /* the first unexpected result, ZTCA_OK when none */
+} test_gc_worker;
+
+static void
+test_gc_expect(test_gc_worker *w, ztca_rc rc, ztca_err want)
+{
+    if (rc.err != want && w->first == ZTCA_OK) {
+        w->first = rc.err != ZTCA_OK ? rc.err : ZTCA_ERR_INTERNAL;
+    }
+}
+
+static void
+test_gc_hash(uint8_t h[STORE_HASH_LEN], int id, int j)
+{
+    memset(h, 0, STORE_HASH_LEN);
+    h[0] = 0x6c;
+    h[1] = (uint8_t)id;
+    h[2] = (uint8_t)j;
+}
+
+/* As POST /v1/certs issues: consume the token, record the certificate, commit; every fifth
+ * round also a replayed token and a taken serial, which must fail alone, and a plain insert
+ * plus a hold outside any transaction (change-log rows in the same batches). */
+static void *
+test_gc_thread(void *arg)
+{
+    test_gc_worker *w = arg;
+    for (int j = 0; j < TEST_GC_PER; j++) {
+        uint8_t h[STORE_HASH_LEN];
+        char serial[16];
+        store_token tok;
+        store_cert c;
+        snprintf(serial, sizeof(serial), "%02x%02x01", w->id, j);
+        test_cert(&c, serial, "dev-gc", NULL, T0 + 60);
+        store_audit_event ev = test_ev("cert.issue", serial);
+        test_gc_hash(h, w->id, j);
+        test_gc_expect(w, store_txn_begin(w->s), ZTCA_OK);
+        ztca_rc rc = store_token_consume(w->s, h, T0, &tok);
+        test_gc_expect(w, rc, ZTCA_OK);
+        if (ZTCA_IS_OK(rc)) {
+            test_gc_expect(w, store_cert_insert(w->s, &c, &ev), ZTCA_OK);
+            rc = store_txn_commit(w->s);
+            test_gc_expect(w, rc, ZTCA_OK);
+            w->ok += ZTCA_IS_OK(rc);
+        } else {
+            store_txn_rollback(w->s);
+        }
+        if (j % 5 != 4) {
+            continue;
+        }
+        test_gc_expect(w, store_txn_begin(w->s), ZTCA_OK);
+        test_gc_expect(w, store_token_consume(w->s, h, T0, &tok), ZTCA_ERR_DENIED);
+        store_txn_rollback(w->s);
+        w->refused++;
+        test_gc_expect(w, store_cert_insert(w->s, &c, &ev), ZTCA_ERR_CONFLICT);
+        w->refused++;
+        snprintf(serial, sizeof(serial), "%02x%02x02", w->id, j);
+        test_cert(&c, serial, "dev-gc", NULL, T0 + 60);
+        rc = store_cert_insert(w->s, &c, &ev);
+        test_gc_expect(w, rc, ZTCA_OK);
+        w->ok += ZTCA_IS_OK(rc);
+        rc = store_cert_set_status(w->s, serial, STORE_CERT_HOLD, STORE_REASON_NONE, T0, &ev);
+        test_gc_expect(w, rc, ZTCA_OK);
+        w->ok += ZTCA_IS_OK(rc);
+    }
+    return NULL;
+}
+
+static void
+test_group_many_threads(void)
+{
+    enum { N = TEST_GC_THREADS, PER = TEST_GC_PER, EXTRA = PER / 5 };
+    store *s = test_open();
+    store_audit_event tev = test_ev("token.create", "gc");
+    UNIT_ASSERT_OK(store_txn_begin(s));
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < PER; j++) {
+            store_token t;
+            test_token(&t, 0, "", T0 + 600);
+            test_gc_hash(t.hash, i + 1, j);
+            UNIT_ASSERT_OK(store_token_insert(s, &t, &tev));
+        }
+    }
+    UNIT_ASSERT_OK(store_txn_commit(s));
+    store_stats before, after;
+    store_stats_get(s, &before);
+    pthread_t th[N];
+    test_gc_worker w[N];
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < N; i++) {
+        w[i].s = s; /* one handle, as `ztca serve` shares it between its threads */
+        w[i].id = i + 1;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, test_gc_thread, &w[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(w[i].first, ZTCA_OK);
+        CU_ASSERT_EQUAL(w[i].ok, PER + 2 * EXTRA);
+        CU_ASSERT_EQUAL(w[i].refused, 2 * EXTRA);
+        ok += w[i].ok;
+    }
+    store_stats_get(s, &after);
+    CU_ASSERT_EQUAL(after.members - before.members, (uint64_t)ok);
+    CU_ASSERT_TRUE(after.commits - before.commits >= 1);
+    CU_ASSERT_TRUE(after.commits - before.commits <= (uint64_t)ok);
+    CU_ASSERT_EQUAL(after.queued, 0);
+    /* Every row, from another connection: committed and visible, none from a refused member. */
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificates"), (long)N * (PER + EXTRA));
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificate_bodies"),
+                    (long)N * (PER + EXTRA));
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM tokens WHERE used_at IS NOT NULL"),
+                    (long)N * PER);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificates WHERE status = 2"),
+                    (long)N * EXTRA);
+    /* The chain: token entries, one per certificate, one per hold, in commit order. */
+    CU_ASSERT_EQUAL(test_verify_count(s), (int64_t)N * PER + N * (PER + EXTRA) + N * EXTRA);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM change_log"), (long)N * EXTRA);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT max(seq) FROM change_log"), (long)N * EXTRA);
+    store_close(s);
+}
+
+typedef struct test_gc_member {
+    store *s;
+    int kind; /* 0: taken serial, 1: new serial, 2: used token, 3: transaction with a hold */
+    ztca_err err;
+} test_gc_member;
+
+static void *
+test_gc_member_main(void *arg)
+{
+    test_gc_member *m = arg;
+    store_cert c;
+    store_token tok;
+    store_audit_event ev = test_ev("cert.issue", "m");
+    uint8_t h[STORE_HASH_LEN];
+    switch (m->kind) {
+    case 0:
+        test_cert(&c, "c0", NULL, NULL, T0 + 60);
+        m->err = store_cert_insert(m->s, &c, &ev).err;
+        break;
+    case 1:
+        test_cert(&c, "c1", NULL, NULL, T0 + 60);
+        m->err = store_cert_insert(m->s, &c, &ev).err;
+        break;
+    case 2:
+        memset(h, 0x72, sizeof(h));
+        m->err = store_txn_begin(m->s).err;
+        if (m->err == ZTCA_OK) {
+            m->err = store_token_consume(m->s, h, T0, &tok).err;
+            store_txn_rollback(m->s);
+        }
+        break;
+    default:
+        test_cert(&c, "e1", NULL, NULL, T0 + 60);
+        m->err = store_txn_begin(m->s).err;
+        if (m->err == ZTCA_OK) {
+            m->err = store_cert_insert(m->s, &c, &ev).err;
+        }
+        if (m->err == ZTCA_OK) {
+            m->err =
+                store_cert_set_status(m->s, "e1", STORE_CERT_HOLD, STORE_REASON_NONE, T0, &ev).err;
+        }
+        if (m->err == ZTCA_OK) {
+            m->err = store_txn_commit(m->s).err;
+        } else {
+            store_txn_rollback(m->s);
+        }
+        break;
+    }
+    return NULL;
+}
+
+/* One batch made on purpose: this thread holds a transaction open until four others queue on
+ * the handle, then commits; with grouping its commit waits for them and the last one commits
+ * for all. The members that fail (a taken serial, a used token) are undone alone. */
+static void
+test_group_scenario(int group_max, uint64_t want_commits)
+{
+    char err[64];
+    store_options o = { .errbuf = err,
+                        .errbuf_size = sizeof(err),
+                        .group_max = group_max,
+                        .group_max_age_ms = 600000 }; /* no age limit within the test */
+    store *s = NULL;
+    test_fresh_url();
+    UNIT_ASSERT_OK(store_open_ex(&s, test_url, &o));
+    store_audit_event ev = test_ev("cert.issue", "setup");
+    store_cert c;
+    store_token t, got;
+    test_cert(&c, "c0", NULL, NULL, T0 + 60);
+    UNIT_ASSERT_OK(store_cert_insert(s, &c, &ev));
+    test_token(&t, 0x71, "", T0 + 600);
+    UNIT_ASSERT_OK(store_token_insert(s, &t, NULL));
+    test_token(&t, 0x72, "", T0 + 600);
+    UNIT_ASSERT_OK(store_token_insert(s, &t, NULL));
+    UNIT_ASSERT_OK(store_token_consume(s, t.hash, T0, &got));
+    int64_t audit0 = test_verify_count(s);
+
+    UNIT_ASSERT_OK(store_txn_begin(s));
+    memset(t.hash, 0x71, sizeof(t.hash));
+    UNIT_ASSERT_OK(store_token_consume(s, t.hash, T0, &got));
+    test_cert(&c, "a1", NULL, NULL, T0 + 60);
+    UNIT_ASSERT_OK(store_cert_insert(s, &c, &ev));
+    enum { N = 4 };
+    pthread_t th[N];
+    test_gc_member m[N];
+    for (int i = 0; i < N; i++) {
+        m[i].s = s;
+        m[i].kind = i;
+        m[i].err = ZTCA_ERR_INTERNAL;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, test_gc_member_main, &m[i]), 0);
+    }
+    store_stats st;
+    for (int spins = 0; spins < 60000; spins++) { /* they queue within milliseconds */
+        store_stats_get(s, &st);
+        if (st.queued == N) {
+            break;
+        }
+        usleep(1000);
+    }
+    CU_ASSERT_EQUAL(st.queued, N);
+    store_stats before, after;
+    store_stats_get(s, &before);
+    UNIT_ASSERT_OK(store_txn_commit(s));
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+    }
+    store_stats_get(s, &after);
+    CU_ASSERT_EQUAL(m[0].err, ZTCA_ERR_CONFLICT);
+    CU_ASSERT_EQUAL(m[1].err, ZTCA_OK);
+    CU_ASSERT_EQUAL(m[2].err, ZTCA_ERR_DENIED);
+    CU_ASSERT_EQUAL(m[3].err, ZTCA_OK);
+    CU_ASSERT_EQUAL(after.members - before.members, 3); /* a1's transaction, c1, e1's */
+    CU_ASSERT_EQUAL(after.commits - before.commits, want_commits);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificates WHERE serial IN "
+                                   "('c0', 'a1', 'c1', 'e1')"),
+                    4);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificates WHERE status = 2"), 1);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM tokens WHERE used_at IS NOT NULL"), 2);
+    CU_ASSERT_EQUAL(test_verify_count(s), audit0 + 4);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT max(seq) FROM change_log"), 1);
+    store_close(s);
+}
+
+static void
+test_group_failing_member(void)
+{
+    test_group_scenario(0, 1); /* one batch, one commit */
+    test_group_scenario(1, 3); /* grouping off: a commit per member */
+}
+
 static void
 test_purge(void)
 {
@@ -2002,6 +2264,8 @@ static const unit_test test_store_tests[] = {
     { "oidc", test_oidc },
     { "txn", test_txn },
     { "concurrency", test_concurrency },
+    { "group_many_threads", test_group_many_threads },
+    { "group_failing_member", test_group_failing_member },
     { "purge", test_purge },
     { "oom", test_oom },
     { "pg_reconnect", test_pg_reconnect },
