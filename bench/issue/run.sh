@@ -56,4 +56,21 @@ pid=$!
 lib_wait_http "http://127.0.0.1:$http/healthz" 20
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)"
 echo "store: $shown, $requests issuances, $conns keep-alive HTTPS connections, serve --threads ${threads:-$(nproc)}"
-"$build/bench/issue/bench_issue" "$T/ca" "https://127.0.0.1:$port" "$requests" "$conns" 3
+# The peer of a durable store: synchronous 4 KiB writes (one fsync each) on the file system the
+# store lives on, measured before and after the issuances (the disk is shared, so it drifts).
+fsync_rate() {
+    local n=300 t0 t1
+    t0=$(date +%s%N)
+    dd if=/dev/zero of="$T/fsync.probe" bs=4k count=$n oflag=dsync 2>/dev/null
+    t1=$(date +%s%N)
+    rm -f "$T/fsync.probe"
+    echo $((n * 1000000000 / (t1 - t0)))
+}
+f0=$(fsync_rate)
+"$build/bench/issue/bench_issue" "$T/ca" "https://127.0.0.1:$port" "$requests" "$conns" 3 | tee "$T/out"
+f1=$(fsync_rate)
+rate=$(sed -n 's/^| issuances via POST .* | \([0-9]*\)\/s .*/\1/p' "$T/out")
+echo "| peer: 4 KiB O_DSYNC writes on the store's file system (dd), before / after | $f0/s / $f1/s |"
+# Above 1 only when issuances share durable commits (group commit): each commit costs a sync.
+awk -v r="${rate:-0}" -v a="$f0" -v b="$f1" \
+    'BEGIN { printf "| ratio issuance / O_DSYNC write rate (mean of before, after) | %.2f |\n", r / ((a + b) / 2) }'
