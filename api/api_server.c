@@ -306,26 +306,26 @@ api_req_free(api_req *r)
 }
 
 /* One JSON line per request on stderr: never a secret, never a body. */
-static void
-api_log_request(api_req *r, enum MHD_RequestTerminationCode toe)
+/* True when `s` can stand in a JSON string as it is: printable ASCII other than '"' and '\\'. */
+static bool
+api_log_is_plain(const char *s)
 {
-    double ms = (double)(api_now_ns() - r->start_ns) / 1e6;
-    const char *route = r->route != NULL ? r->route->pattern : "-";
-    char addr[64] = "-";
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci != NULL && ci->client_addr != NULL) {
-        socklen_t len = ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                               : sizeof(struct sockaddr_in);
-        if (getnameinfo(ci->client_addr, len, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST) != 0) {
-            snprintf(addr, sizeof(addr), "-");
+    for (; *s != '\0'; s++) {
+        if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\') {
+            return false;
         }
     }
-    json_t *line =
-        json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s, s:b}", "event", "request", "request_id",
-                  r->id, "method", r->method, "route", route, "listener",
-                  r->https ? "https" : "http", "status", (json_int_t)r->status, "latency_ms", ms,
-                  "remote", addr, "completed", toe == MHD_REQUEST_TERMINATED_COMPLETED_OK);
+    return true;
+}
+
+/* The line through jansson: for the rare request whose method or peer needs escaping. */
+static void
+api_log_request_json(api_req *r, const char *route, const char *addr, double ms, bool completed)
+{
+    json_t *line = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:f, s:s, s:b}", "event", "request",
+                             "request_id", r->id, "method", r->method, "route", route, "listener",
+                             r->https ? "https" : "http", "status", (json_int_t)r->status,
+                             "latency_ms", ms, "remote", addr, "completed", completed);
     if (line == NULL) {
         return;
     }
@@ -337,6 +337,52 @@ api_log_request(api_req *r, enum MHD_RequestTerminationCode toe)
     if (text != NULL) {
         fprintf(stderr, "%s\n", text);
         free(text);
+    }
+}
+
+/* One JSON line per request on stderr. It is on every request's path, the cached OCSP answer's
+ * too, where jansson's pack and dump plus getnameinfo cost a fifth of the server's CPU
+ * (docs/performance.md "OCSP"): the common line, whose strings need no escaping, is formatted
+ * directly with the same members in the same order; any other goes through jansson. */
+static void
+api_log_request(api_req *r, enum MHD_RequestTerminationCode toe)
+{
+    double ms = (double)(api_now_ns() - r->start_ns) / 1e6;
+    const char *route = r->route != NULL ? r->route->pattern : "-";
+    bool completed = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    char addr[INET6_ADDRSTRLEN] = "-";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci != NULL && ci->client_addr != NULL) {
+        const struct sockaddr *sa = ci->client_addr;
+        const void *a = NULL;
+        if (sa->sa_family == AF_INET) {
+            a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+        } else if (sa->sa_family == AF_INET6) {
+            a = &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+        }
+        if (a == NULL || inet_ntop(sa->sa_family, a, addr, sizeof(addr)) == NULL) {
+            snprintf(addr, sizeof(addr), "-");
+        }
+    }
+    if (!api_log_is_plain(r->method) || !api_log_is_plain(route)
+        || (r->peer.verified && !api_log_is_plain(r->peer.uri))) {
+        api_log_request_json(r, route, addr, ms, completed);
+        return;
+    }
+    char line[512 + CA_URL_MAX];
+    int n =
+        snprintf(line, sizeof(line),
+                 "{\"event\":\"request\",\"request_id\":\"%s\",\"method\":\"%s\",\"route\":\"%s\","
+                 "\"listener\":\"%s\",\"status\":%d,\"latency_ms\":%.6g,\"remote\":\"%s\","
+                 "\"completed\":%s%s%s%s}\n",
+                 r->id, r->method, route, r->https ? "https" : "http", (int)r->status, ms, addr,
+                 completed ? "true" : "false", r->peer.verified ? ",\"peer\":\"" : "",
+                 r->peer.verified ? r->peer.uri : "", r->peer.verified ? "\"" : "");
+    if (n > 0 && (size_t)n < sizeof(line)) {
+        fwrite(line, 1, (size_t)n, stderr);
+    } else {
+        api_log_request_json(r, route, addr, ms, completed);
     }
 }
 
@@ -601,7 +647,9 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, c
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 && n < 64 ? (unsigned)n : 2;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC;
+    /* TURBO: no shutdown() before close and no fcntl round trips on accepted sockets (about
+     * +10% of small answers per second, ../shared/notes/MHD.md). */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO;
     if (l->authz_only && strncmp(spec, "unix:", 5) == 0) {
         ZTCA_GUARD(api_unix_listen(l, spec + 5, &unix_fd));
         memset(&sa, 0, sizeof(sa)); /* unused: MHD takes the socket */
@@ -626,7 +674,7 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, c
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         cfg->connection_limit != 0 ? cfg->connection_limit : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->timeout_s != 0 ? cfg->timeout_s : 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, api_completed, l,
+        API_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, api_completed, l,
         MHD_OPTION_UNESCAPE_CALLBACK, api_unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER,
         api_mhd_log, NULL, l->https ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, app->tls_key_pem,
         MHD_OPTION_HTTPS_MEM_CERT, app->tls_cert_pem, MHD_OPTION_HTTPS_MEM_TRUST,

@@ -245,6 +245,13 @@ void api_reply_decode_error(api_req *r, const char *type);
 
 /* ---- request bodies (api_decode.c): pure, fuzzed ------------------------------------------- */
 
+/* libmicrohttpd's memory pool per connection (request headers, read and write buffers; bodies are
+ * copied out as they arrive). libmicrohttpd 0.9.75 mmaps a pool above 32 KiB afresh for every
+ * connection and zeroes the whole pool between requests: at 64 KiB that was a third of the CPU of
+ * a cached OCSP answer on a new connection (docs/performance.md "OCSP"). 32 KiB holds the largest
+ * headers ztca expects (a PEM client certificate from a proxy, an OIDC ID token) many times. */
+#define API_CONN_MEMORY ((size_t)32 * 1024)
+
 #define API_TOKEN_TTL_DEFAULT 3600
 #define API_TOKEN_TTL_MAX     ((int64_t)7 * 86400)
 
