@@ -117,6 +117,13 @@ api_reply_error(api_req *r, ztca_rc rc)
                           "the store is unavailable; retry later");
         api_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "2");
         return;
+    case ZTCA_ERR_UNAVAILABLE:
+        /* The signer process is gone (docs/hardening.md): fail closed, never sign in-process. */
+        ztca_log(ZTCA_LOG_ERROR, "request_id=%s event=unavailable what=\"%s\" where=%s", r->id,
+                 what, ztca_last_where());
+        api_reply_problem(r, 503, "unavailable", "Service unavailable", what);
+        api_reply_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "30");
+        return;
     case ZTCA_ERR_NOMEM:
     case ZTCA_ERR_CRYPTO:
     case ZTCA_ERR_TPM:

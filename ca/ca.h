@@ -147,6 +147,68 @@ const uint8_t *ca_signer_spki(const ca_signer *s, size_t *out_len);
 /* ca_signer_sig_alg: DER AlgorithmIdentifier of the signatures it makes, borrowed. */
 const uint8_t *ca_signer_sig_alg(const ca_signer *s, size_t *out_len);
 
+/* ---- the remote signer (privilege separation, docs/hardening.md) --------------------------- */
+
+/* ca_signer_remote_fn: how a remote signer's key signs: the transport's function (`ztca serve`
+ * reaches its signer process over a socketpair, cli/cli_signer.c). Same contract as
+ * ca_signer_sign; the answer is checked to be one DER Ecdsa-Sig-Value before it is used. */
+typedef ztca_rc (*ca_signer_remote_fn)(void *ctx, ca_md md, const uint8_t *hash, size_t hash_len,
+                                       uint8_t *sig, size_t sig_size, size_t *sig_len);
+
+/* ca_signer_new_remote: a signer whose private key is elsewhere: `spki` (copied) is its public
+ * key, an ECDSA P-256 or P-384 key (else UNSUPPORTED, BAD_INPUT when malformed), and `fn(ctx)`
+ * signs. `ctx` is borrowed and must outlive the signer. Issuance, OCSP and CRL code cannot tell
+ * it from a local signer. */
+ZTCA_RC ca_signer_new_remote(ca_signer **out, const uint8_t *spki, size_t spki_len,
+                             ca_signer_remote_fn fn, void *ctx);
+bool ca_signer_is_remote(const ca_signer *s);
+
+/* The signer protocol: one SOCK_SEQPACKET message per request and per answer, both
+ *   version(1) op(1) slot(1) arg(1) body_len(2, big-endian) body(body_len)
+ * with nothing after the body. In a request `arg` is the ca_md (SIGN) or the ca_key_type
+ * (OCSP_NEW), else 0; in an answer it is the ztca_err of the outcome and a failure has no body.
+ * The signer process parses requests from the network process, which it does not trust, and the
+ * network process parses answers: both parsers are strict and bounded (fuzz_signer_msg). */
+#define CA_REMOTE_VERSION  1
+#define CA_REMOTE_SLOTS    128 /* key slots: 0 the issuing CA, then OCSP signer generations */
+#define CA_REMOTE_HDR_LEN  6
+#define CA_REMOTE_BODY_MAX ((size_t)8 * 1024) /* an OCSP signer certificate, an SPKI, a signature \
+                                               */
+#define CA_REMOTE_MSG_MAX (CA_REMOTE_HDR_LEN + CA_REMOTE_BODY_MAX)
+
+typedef enum ca_remote_op {
+    CA_REMOTE_SIGN = 1,     /* slot, md, hash -> DER Ecdsa-Sig-Value */
+    CA_REMOTE_INFO = 2,     /* slot -> its SubjectPublicKeyInfo */
+    CA_REMOTE_OCSP_NEW = 3, /* key type -> a new slot holding a fresh key (not yet on disk), SPKI */
+    CA_REMOTE_OCSP_COMMIT =
+        4, /* slot, certificate DER for that key -> writes key, then certificate */
+    CA_REMOTE_OCSP_LOAD = 5, /* -> the slot of the OCSP key now on disk (new or known), SPKI */
+} ca_remote_op;
+
+/* ca_remote_msg: a decoded message; `body` views the buffer given to the parser. */
+typedef struct ca_remote_msg {
+    ca_remote_op op;
+    uint8_t slot;
+    uint8_t arg;
+    der_cur body;
+} ca_remote_msg;
+
+/* ca_remote_encode: one message into out[out_size] (at least CA_REMOTE_HDR_LEN + body_len);
+ * INTERNAL when it does not fit or body_len > CA_REMOTE_BODY_MAX. `op` is a raw octet so that an
+ * answer can echo the op of a request that did not parse. */
+ZTCA_RC ca_remote_encode(uint8_t *out, size_t out_size, size_t *out_len, uint8_t op, uint8_t slot,
+                         uint8_t arg, const uint8_t *body, size_t body_len);
+/* ca_remote_req_parse: a request as the signer process accepts it: known version and op, slot
+ * below CA_REMOTE_SLOTS, body length as announced and as the op requires (SIGN: the hash size of
+ * a SHA-2 `arg`; OCSP_COMMIT: 1..CA_REMOTE_BODY_MAX; others: empty), `arg` 0 unless the op uses
+ * it, slot 0 for OCSP_NEW and OCSP_LOAD. BAD_INPUT otherwise; *out written only on success. */
+ZTCA_RC ca_remote_req_parse(ca_remote_msg *out, const uint8_t *in, size_t in_len);
+/* ca_remote_resp_parse: the answer to a request of op `op`: same version and op, a known ztca_err
+ * in `arg`, no body on failure; on success SIGN carries one DER Ecdsa-Sig-Value of at most
+ * CA_SIG_MAX octets, INFO/OCSP_NEW/OCSP_LOAD a non-empty body (the SPKI), OCSP_COMMIT none.
+ * BAD_INPUT otherwise. A well-formed failure answer parses: the caller reads arg. */
+ZTCA_RC ca_remote_resp_parse(ca_remote_msg *out, ca_remote_op op, const uint8_t *in, size_t in_len);
+
 /* ---- CSR intake --------------------------------------------------------------------------- */
 
 /* ca_csr: what ztca takes from a PKCS#10 request: only the public key. The subject and any

@@ -362,6 +362,8 @@ struct ca_signer {
     size_t spki_len;
     uint8_t sig_alg[16]; /* AlgorithmIdentifier DER */
     size_t sig_alg_len;
+    ca_signer_remote_fn remote; /* non-NULL: a remote signer, no key in this process */
+    void *remote_ctx;           /* borrowed */
 };
 
 /* Hands the private key to the backend; on success the signer holds the only copy that counts
@@ -393,15 +395,37 @@ ca_signer_take_key(ca_signer *s, ca_key *key)
 #endif
 }
 
+/* RFC 5758 3.2: ecdsa-with-SHA256/384 AlgorithmIdentifiers have absent parameters. */
+static ztca_rc
+ca_signer_set_alg(ca_signer *s)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    der_buf alg;
+    der_buf_init(&alg, 64);
+    uint8_t *alg_der = NULL;
+    size_t alg_len = 0;
+    ZTCA_CHECK(der_begin(&alg, DER_SEQUENCE));
+    if (s->md == CA_MD_SHA384) {
+        ZTCA_CHECK(DER_ADD_OID(&alg, MBEDTLS_OID_ECDSA_SHA384));
+    } else {
+        ZTCA_CHECK(DER_ADD_OID(&alg, MBEDTLS_OID_ECDSA_SHA256));
+    }
+    ZTCA_CHECK(der_end(&alg));
+    ZTCA_CHECK(der_buf_take(&alg, &alg_der, &alg_len));
+    ZTCA_REQUIRE(alg_len <= sizeof(s->sig_alg), ZTCA_ERR_INTERNAL, "signer: algorithm id");
+    memcpy(s->sig_alg, alg_der, alg_len);
+    s->sig_alg_len = alg_len;
+out:
+    ztca_free(alg_der);
+    der_buf_free(&alg);
+    return rc;
+}
+
 ztca_rc
 ca_signer_new_with(ca_signer **out, ca_key *key, ca_rng *rng, ca_crypto_backend backend)
 {
     ztca_rc rc = ZTCA_RC_OK;
     ca_signer *s = ztca_calloc(1, sizeof(*s));
-    der_buf alg;
-    der_buf_init(&alg, 64);
-    uint8_t *alg_der = NULL;
-    size_t alg_len = 0;
     ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "signer: out of memory");
     mbedtls_pk_init(&s->pk);
     bool locked_init = false;
@@ -415,24 +439,11 @@ ca_signer_new_with(ca_signer **out, ca_key *key, ca_rng *rng, ca_crypto_backend 
     s->md = key->type == CA_KEY_P384 ? CA_MD_SHA384 : CA_MD_SHA256;
     ZTCA_CHECK(ca_key_spki(key, &s->spki, &s->spki_len));
     ZTCA_CHECK(ca_signer_take_key(s, key));
-    /* RFC 5758 3.2: ecdsa-with-SHA256/384 AlgorithmIdentifiers have absent parameters. */
-    ZTCA_CHECK(der_begin(&alg, DER_SEQUENCE));
-    if (s->md == CA_MD_SHA384) {
-        ZTCA_CHECK(DER_ADD_OID(&alg, MBEDTLS_OID_ECDSA_SHA384));
-    } else {
-        ZTCA_CHECK(DER_ADD_OID(&alg, MBEDTLS_OID_ECDSA_SHA256));
-    }
-    ZTCA_CHECK(der_end(&alg));
-    ZTCA_CHECK(der_buf_take(&alg, &alg_der, &alg_len));
-    ZTCA_REQUIRE(alg_len <= sizeof(s->sig_alg), ZTCA_ERR_INTERNAL, "signer: algorithm id");
-    memcpy(s->sig_alg, alg_der, alg_len);
-    s->sig_alg_len = alg_len;
+    ZTCA_CHECK(ca_signer_set_alg(s));
     ca_key_free(key); /* ownership taken: the backend's copy holds the secret now */
     *out = s;
     s = NULL;
 out:
-    ztca_free(alg_der);
-    der_buf_free(&alg);
     if (s != NULL) {
         mbedtls_pk_free(&s->pk);
 #ifdef ZTCA_HAVE_OPENSSL
@@ -445,6 +456,45 @@ out:
         free(s);
     }
     return rc;
+}
+
+ztca_rc
+ca_signer_new_remote(ca_signer **out, const uint8_t *spki, size_t spki_len, ca_signer_remote_fn fn,
+                     void *ctx)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    ca_pubkey_info info;
+    ZTCA_GUARD(ca_pubkey_check(&info, spki, spki_len));
+    ZTCA_ENSURE(info.kind == CA_PK_EC, ZTCA_ERR_UNSUPPORTED,
+                "remote signer: only ECDSA P-256 and P-384 keys");
+    ca_signer *s = ztca_calloc(1, sizeof(*s));
+    ZTCA_ENSURE(s != NULL, ZTCA_ERR_NOMEM, "signer: out of memory");
+    mbedtls_pk_init(&s->pk);
+    /* The lock is unused (the transport serialises what it must) but ca_signer_free expects it. */
+    if (pthread_mutex_init(&s->lock, NULL) != 0) {
+        free(s);
+        ZTCA_BAIL(ZTCA_ERR_INTERNAL, "signer: mutex");
+    }
+    s->backend = ca_crypto_backend_get();
+    s->remote = fn;
+    s->remote_ctx = ctx;
+    s->md = info.bits > 256 ? CA_MD_SHA384 : CA_MD_SHA256;
+    s->spki = ztca_malloc(spki_len);
+    ZTCA_REQUIRE(s->spki != NULL, ZTCA_ERR_NOMEM, "signer: out of memory");
+    memcpy(s->spki, spki, spki_len);
+    s->spki_len = spki_len;
+    ZTCA_CHECK(ca_signer_set_alg(s));
+    *out = s;
+    s = NULL;
+out:
+    ca_signer_free(s);
+    return rc;
+}
+
+bool
+ca_signer_is_remote(const ca_signer *s)
+{
+    return s->remote != NULL;
 }
 
 ztca_rc
@@ -503,6 +553,15 @@ ca_signer_sign(ca_signer *s, ca_md md, const uint8_t *hash, size_t hash_len, uin
 {
     ZTCA_ENSURE(hash_len == ca_md_size(md) && hash_len > 0, ZTCA_ERR_INTERNAL, "sign: hash length");
     ZTCA_ENSURE(sig_size >= MBEDTLS_ECDSA_MAX_LEN, ZTCA_ERR_INTERNAL, "sign: buffer too small");
+    if (s->remote != NULL) {
+        size_t n = 0;
+        ZTCA_GUARD(s->remote(s->remote_ctx, md, hash, hash_len, sig, sig_size, &n));
+        ZTCA_ENSURE(n <= sig_size, ZTCA_ERR_INTERNAL, "sign: remote signature overflows");
+        ZTCA_ENSURE(ZTCA_IS_OK(ca_ecdsa_sig_check(sig, n)), ZTCA_ERR_CRYPTO,
+                    "sign: the remote signer's answer is not an ECDSA signature");
+        *sig_len = n;
+        return ZTCA_RC_OK;
+    }
 #ifdef ZTCA_HAVE_OPENSSL
     if (s->backend == CA_CRYPTO_OPENSSL) {
         return ca_openssl_sign(s->ossl, hash, hash_len, sig, sig_size, sig_len);

@@ -26,6 +26,7 @@ typedef enum ztca_err {
     ZTCA_ERR_TPM,
     ZTCA_ERR_IO,
     ZTCA_ERR_INTERNAL,
+    ZTCA_ERR_UNAVAILABLE, /* a part we depend on is gone for now (the signer process): retry */
 } ztca_err;
 
 /* ztca_rc: a one-field struct so a result cannot be used as an int or a bool by mistake. */

@@ -84,6 +84,8 @@ ztca_err_name(ztca_err err)
         return "io";
     case ZTCA_ERR_INTERNAL:
         return "internal";
+    case ZTCA_ERR_UNAVAILABLE:
+        return "unavailable";
     }
     return "unknown";
 }

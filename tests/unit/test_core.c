@@ -2100,9 +2100,10 @@ test_err_names(void)
         { ZTCA_ERR_TPM, "tpm" },
         { ZTCA_ERR_IO, "io" },
         { ZTCA_ERR_INTERNAL, "internal" },
+        { ZTCA_ERR_UNAVAILABLE, "unavailable" },
     };
-    /* The table covers every code: they are dense from ZTCA_OK to ZTCA_ERR_INTERNAL. */
-    CU_ASSERT_EQUAL(NELEMS(names), (size_t)ZTCA_ERR_INTERNAL + 1);
+    /* The table covers every code: they are dense from ZTCA_OK to ZTCA_ERR_UNAVAILABLE. */
+    CU_ASSERT_EQUAL(NELEMS(names), (size_t)ZTCA_ERR_UNAVAILABLE + 1);
     for (size_t i = 0; i < NELEMS(names); i++) {
         CU_ASSERT_EQUAL((size_t)names[i].err, i);
         CU_ASSERT_STRING_EQUAL(ztca_err_name(names[i].err), names[i].name);
@@ -2110,7 +2111,7 @@ test_err_names(void)
             CU_ASSERT_STRING_NOT_EQUAL(ztca_err_name(names[i].err), ztca_err_name(names[j].err));
         }
     }
-    CU_ASSERT_STRING_EQUAL(ztca_err_name((ztca_err)(ZTCA_ERR_INTERNAL + 1)), "unknown");
+    CU_ASSERT_STRING_EQUAL(ztca_err_name((ztca_err)(ZTCA_ERR_UNAVAILABLE + 1)), "unknown");
 }
 
 /* True when `where` is "<...>/<file>:<line>" with a positive decimal line. */
