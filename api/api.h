@@ -62,12 +62,18 @@ typedef struct api_listen {
     unsigned threads;          /* per listener; 0: the number of CPUs */
     unsigned connection_limit; /* per listener; 0: 1024 */
     unsigned timeout_s;        /* idle connection timeout; 0: 30 */
+    /* after_bind: called once every listener is bound, before any thread of the server starts
+     * or any request is read (the privilege drop, docs/hardening.md); its failure fails the start.
+     * NULL: none. */
+    ztca_rc (*after_bind)(void *ctx);
+    void *after_bind_ctx;
 } api_listen;
 
 typedef struct api_server api_server;
 
-/* api_server_start: binds and starts both listeners. BAD_INPUT for an unusable address, IO when
- * binding fails (port taken), CRYPTO for a TLS setup failure. */
+/* api_server_start: binds every listener, calls listen->after_bind, then starts the server.
+ * BAD_INPUT for an unusable address, IO when binding fails (port taken), CRYPTO for a TLS setup
+ * failure. */
 ZTCA_RC api_server_start(api_server **out, const api_app *app, const api_listen *listen);
 /* api_server_stop: stops accepting, waits up to `grace_s` seconds for requests in flight to
  * finish, then closes everything and frees the server. */

@@ -25,6 +25,7 @@ typedef struct api_listener {
     bool https;
     bool authz_only;     /* serves /v1/authz (and /healthz) without authentication */
     char unix_path[108]; /* a Unix socket we created, removed on stop; "" for TCP */
+    int fd;              /* bound before any thread starts; MHD's once d is set, else -1 */
     struct MHD_Daemon *d;
 } api_listener;
 
@@ -635,13 +636,46 @@ api_unix_listen(api_listener *l, const char *path, int *out_fd)
     return ZTCA_RC_OK;
 }
 
+/* A listening TCP socket, as MHD would make it (SO_REUSEADDR, v6 only for IPv6), but ours: it is
+ * bound before the privilege drop and MHD's threads start after it. */
 static ztca_rc
-api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, const char *spec)
+api_tcp_listen(const struct sockaddr_storage *sa, socklen_t sa_len, bool v6, int *out_fd)
+{
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ZTCA_ENSURE(fd >= 0, ZTCA_ERR_IO, "cannot create a socket");
+    int on = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (v6) {
+        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on));
+    }
+    if (bind(fd, (const struct sockaddr *)sa, sa_len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        close(fd);
+        ZTCA_BAIL(ZTCA_ERR_IO, "cannot start the listener (address in use, or no permission)");
+    }
+    *out_fd = fd;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+api_listener_bind(api_listener *l, const char *spec, bool *out_v6)
 {
     struct sockaddr_storage sa;
     socklen_t sa_len = 0;
-    bool v6 = false;
-    int unix_fd = -1;
+    *out_v6 = false;
+    if (l->authz_only && strncmp(spec, "unix:", 5) == 0) {
+        return api_unix_listen(l, spec + 5, &l->fd);
+    }
+    ZTCA_GUARD(api_parse_listen(spec, &sa, &sa_len, out_v6));
+    ZTCA_ENSURE(!l->authz_only || api_is_loopback(&sa), ZTCA_ERR_BAD_INPUT,
+                "the authz listener has no authentication: bind it to loopback "
+                "(127.0.0.1:PORT, [::1]:PORT) or a Unix socket (unix:/PATH); remote "
+                "enforcement points use HTTPS with a pep certificate");
+    return api_tcp_listen(&sa, sa_len, *out_v6, &l->fd);
+}
+
+static ztca_rc
+api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, bool v6)
+{
     unsigned threads = cfg->threads;
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -650,16 +684,6 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, c
     /* TURBO: no shutdown() before close and no fcntl round trips on accepted sockets (about
      * +10% of small answers per second, ../shared/notes/MHD.md). */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO;
-    if (l->authz_only && strncmp(spec, "unix:", 5) == 0) {
-        ZTCA_GUARD(api_unix_listen(l, spec + 5, &unix_fd));
-        memset(&sa, 0, sizeof(sa)); /* unused: MHD takes the socket */
-    } else {
-        ZTCA_GUARD(api_parse_listen(spec, &sa, &sa_len, &v6));
-        ZTCA_ENSURE(!l->authz_only || api_is_loopback(&sa), ZTCA_ERR_BAD_INPUT,
-                    "the authz listener has no authentication: bind it to loopback "
-                    "(127.0.0.1:PORT, [::1]:PORT) or a Unix socket (unix:/PATH); remote "
-                    "enforcement points use HTTPS with a pep certificate");
-    }
     if (v6) {
         flags |= MHD_USE_IPv6;
     }
@@ -668,9 +692,7 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, c
     }
     /* Options common to both listeners, then the TLS ones (NULL ends the list early for HTTP). */
     l->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, api_access, l,
-        unix_fd >= 0 ? MHD_OPTION_LISTEN_SOCKET : MHD_OPTION_SOCK_ADDR,
-        unix_fd >= 0 ? (intptr_t)unix_fd : (intptr_t)(struct sockaddr *)&sa,
+        flags, 0, NULL, NULL, api_access, l, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
         cfg->connection_limit != 0 ? cfg->connection_limit : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
         cfg->timeout_s != 0 ? cfg->timeout_s : 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
@@ -680,13 +702,9 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, c
         MHD_OPTION_HTTPS_MEM_CERT, app->tls_cert_pem, MHD_OPTION_HTTPS_MEM_TRUST,
         app->tls_trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
         "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
-    if (l->d == NULL && unix_fd >= 0) {
-        close(unix_fd);
-        unlink(l->unix_path);
-        l->unix_path[0] = '\0';
-    }
     ZTCA_ENSURE(l->d != NULL, ZTCA_ERR_IO,
                 "cannot start the listener (address in use, or bad TLS certificate or key)");
+    l->fd = -1; /* MHD's now: quiesce hands it back on stop */
     return ZTCA_RC_OK;
 }
 
@@ -707,12 +725,31 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
     s->http.srv = s;
     s->authz_l.srv = s;
     s->authz_l.authz_only = true;
+    s->https.fd = s->http.fd = s->authz_l.fd = -1;
+    /* Every listener is bound first, while the process may still be root; then after_bind (the
+     * privilege drop); only then does anything start a thread or read a request. */
+    bool v6_https = false, v6_http = false, v6_authz = false;
+    ztca_rc rc = ZTCA_RC_OK;
+    if (listen->https != NULL) {
+        rc = api_listener_bind(&s->https, listen->https, &v6_https);
+    }
+    if (ZTCA_IS_OK(rc) && listen->http != NULL) {
+        rc = api_listener_bind(&s->http, listen->http, &v6_http);
+    }
+    if (ZTCA_IS_OK(rc) && listen->authz != NULL) {
+        rc = api_listener_bind(&s->authz_l, listen->authz, &v6_authz);
+    }
+    if (ZTCA_IS_OK(rc) && listen->after_bind != NULL) {
+        rc = listen->after_bind(listen->after_bind_ctx);
+    }
     if (ZTCA_IS_OK(ca_rng_bytes(app->rng, prefix, sizeof(prefix)))) {
         s->id_prefix = (uint32_t)prefix[0] << 24 | (uint32_t)prefix[1] << 16
                        | (uint32_t)prefix[2] << 8 | prefix[3];
     }
     const ca_config *cfg = app->cfg;
-    ztca_rc rc = api_oidc_new(&s->oidc, app->store);
+    if (ZTCA_IS_OK(rc)) {
+        rc = api_oidc_new(&s->oidc, app->store);
+    }
     uint8_t seed[API_RATELIMIT_SEED_LEN];
     if (ZTCA_IS_OK(rc)) {
         rc = ca_rng_bytes(app->rng, seed, sizeof(seed));
@@ -748,13 +785,13 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
         }
     }
     if (ZTCA_IS_OK(rc) && listen->https != NULL) {
-        rc = api_listener_start(&s->https, app, listen, listen->https);
+        rc = api_listener_start(&s->https, app, listen, v6_https);
     }
     if (ZTCA_IS_OK(rc) && listen->http != NULL) {
-        rc = api_listener_start(&s->http, app, listen, listen->http);
+        rc = api_listener_start(&s->http, app, listen, v6_http);
     }
     if (ZTCA_IS_OK(rc) && listen->authz != NULL) {
-        rc = api_listener_start(&s->authz_l, app, listen, listen->authz);
+        rc = api_listener_start(&s->authz_l, app, listen, v6_authz);
     }
     if (!ZTCA_IS_OK(rc)) {
         api_server_stop(s, 0);
@@ -812,6 +849,16 @@ api_server_stop(api_server *s, unsigned grace_s)
     }
     if (s->authz_l.d != NULL) {
         MHD_stop_daemon(s->authz_l.d);
+    }
+    /* Listeners bound but never handed to MHD (a start that failed half way). */
+    if (s->https.fd >= 0) {
+        close(s->https.fd);
+    }
+    if (s->http.fd >= 0) {
+        close(s->http.fd);
+    }
+    if (s->authz_l.fd >= 0) {
+        close(s->authz_l.fd);
     }
     if (s->authz_l.unix_path[0] != '\0') {
         unlink(s->authz_l.unix_path);
