@@ -98,6 +98,64 @@ void cli_store_actor(char *out, size_t out_size);
  * keys (tool, profile, device_id, user, uri, not_before, not_after), malloc'd. */
 ZTCA_RC cli_store_issue_detail(char **out, const char *tool, const store_cert *c, const char *uri);
 
+/* ---- privilege separation (cli_signer.c, cli_privsep.c; docs/hardening.md) ------------------ */
+
+/* cli_signer_proc: the signer process of `ztca serve`, which alone holds the issuing CA key (slot
+ * 0) and the OCSP signer keys (slot 1, then one per rotation), and the pool of socketpairs to it.
+ */
+typedef struct cli_signer_proc cli_signer_proc;
+#define CLI_SIGNER_CONNS 8 /* socketpairs: signatures in parallel (docs/performance.md) */
+
+/* cli_signer_check_keys: every DIR/private/\*.key is a regular file, mode 0600 or stricter and
+ * owned by the effective uid (the signer process's); prints one line per offending file naming
+ * the chmod/chown that fixes it, and returns DENIED (or the first other failure). */
+ZTCA_RC cli_signer_check_keys(const char *dir);
+/* cli_signer_start: forks the signer process, which loads private/intermediate.key and
+ * private/ocsp.key of DIR (`pass` when encrypted; it keeps its copy of pass for OCSP keys). Call
+ * it before any thread exists. A key that does not load makes the process exit with its reason on
+ * stderr; the first cli_signer_open then fails. */
+ZTCA_RC cli_signer_start(cli_signer_proc **out, const char *dir, const uint8_t *pass,
+                         size_t pass_len);
+/* cli_signer_stop: closes the pairs (the signer exits on EOF), reaps it, frees `p`. Every signer
+ * from `p` must be freed already. */
+void cli_signer_stop(cli_signer_proc *p);
+pid_t cli_signer_pid(const cli_signer_proc *p);
+/* cli_signer_reap: true (and its wait status) once the signer process has exited. */
+bool cli_signer_reap(cli_signer_proc *p, int *out_status);
+/* cli_signer_open: a remote ca_signer for `slot`, borrowed from `p` (free it before p). Signing
+ * fails with UNAVAILABLE once the signer process is gone. */
+ZTCA_RC cli_signer_open(cli_signer_proc *p, uint8_t slot, ca_signer **out);
+/* cli_signer_ocsp_new: OCSP signer rotation, step 1: a fresh key of `type` in a new slot, kept
+ * in the signer process only. Step 2, cli_signer_ocsp_commit with its certificate, writes
+ * private/ocsp.key (0600) then ca/ocsp.pem there: the network process cannot write either. */
+ZTCA_RC cli_signer_ocsp_new(cli_signer_proc *p, ca_key_type type, uint8_t *out_slot,
+                            ca_signer **out);
+ZTCA_RC cli_signer_ocsp_commit(cli_signer_proc *p, uint8_t slot, const uint8_t *cert,
+                               size_t cert_len);
+/* cli_signer_ocsp_load: a signer for the private/ocsp.key now on disk (--role ocsp follows the
+ * rotation of another node); the same slot again for a key already loaded. */
+ZTCA_RC cli_signer_ocsp_load(cli_signer_proc *p, ca_signer **out);
+
+/* cli_user: whom the network process becomes (--user). */
+typedef struct cli_user {
+    char name[64];
+    uid_t uid;
+    gid_t gid;
+} cli_user;
+
+/* cli_privsep_user: looks NAME up; BAD_INPUT when unknown or uid 0, DENIED unless running as
+ * root (only root can change user). */
+ZTCA_RC cli_privsep_user(cli_user *out, const char *name);
+/* cli_privsep_prepare: PR_SET_NO_NEW_PRIVS and, as root, an empty capability bounding set; both
+ * are per thread and inherited, so call it before any thread starts. */
+ZTCA_RC cli_privsep_prepare(void);
+/* cli_privsep_drop: setgroups(none), setresgid, setresuid to `u` (glibc applies them to every
+ * thread), PR_SET_DUMPABLE 0, then checks that root cannot be regained; INTERNAL otherwise. */
+ZTCA_RC cli_privsep_drop(const cli_user *u);
+/* cli_privsep_check_store: for a sqlite: store the network process writes after the drop, its
+ * directory and files must belong to `u`; prints the chown that fixes it and returns DENIED. */
+ZTCA_RC cli_privsep_check_store(const char *url, const cli_user *u);
+
 /* ---- TPM enrollment (cli_enroll.c) --------------------------------------------------------- */
 
 /* cli_enroll: what `ztca serve` needs for TPM enrollment, owned. */

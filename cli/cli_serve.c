@@ -1,10 +1,13 @@
-/* cli_serve.c: `ztca serve`: loads DIR (never the root key), opens the store and runs the API
+/* cli_serve.c: `ztca serve`: starts the signer process that holds the CA and OCSP keys (never the
+ * root key), loads the rest of DIR, opens the store, binds, drops root (--user) and runs the API
  * server until SIGTERM/SIGINT; SIGHUP reloads ztca.conf. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
@@ -20,7 +23,7 @@ cli_serve_usage(FILE *f)
     fprintf(
         f, "usage: ztca serve [--dir DIR] [--listen-https ADDR:PORT] [--listen-http ADDR:PORT]\n"
            "                  [--listen-authz 127.0.0.1:PORT|unix:/PATH] [--role all|ocsp]\n"
-           "                  [--store URL] [--passphrase-file F] [--threads N]\n"
+           "                  [--store URL] [--passphrase-file F] [--threads N] [--user NAME]\n"
            "\n"
            "Runs the CA: the HTTPS API (client certificates for admin and device routes) on\n"
            "--listen-https (default 127.0.0.1:8443) and the public routes (health, metrics, CA\n"
@@ -31,7 +34,11 @@ cli_serve_usage(FILE *f)
            "writes, so its --store may be a PostgreSQL hot standby (docs/scaling.md).\n"
            "--store overrides the store URL of ztca.conf (sqlite:PATH or\n"
            "postgresql://...). SIGTERM/SIGINT stop gracefully, SIGHUP reloads ztca.conf.\n"
-           "The root key is never loaded.\n");
+           "The root key is never loaded; the CA and OCSP keys stay in a separate signer process.\n"
+           "--user NAME (when started as root): the network process drops to NAME after binding\n"
+           "and cannot read the key files, which must be 0600 and owned by root; the SQLite store\n"
+           "must belong to NAME. Without --user a root server keeps root, with a warning\n"
+           "(docs/hardening.md).\n");
 }
 
 /* An OCSP responder identity: the signer with its certificate (owned). */
@@ -50,6 +57,7 @@ typedef struct cli_serve_state {
     size_t num_policies;
     cli_ocsp_id *ocsp[CLI_SERVE_MAX_SIGNERS];
     size_t num_ocsp;
+    cli_signer_proc *proc; /* the signer process: every ca_signer here is a remote one */
     uint8_t *issuer_der;
     size_t issuer_der_len;
     ca_rng *rng;
@@ -78,6 +86,7 @@ cli_serve_state_free(cli_serve_state *s)
     ztca_free(s->issuer_der);
     ca_issuer_free(s->issuer);
     ca_signer_free(s->signer);
+    cli_signer_stop(s->proc); /* after every signer that points into it */
     ca_rng_free(s->rng);
     store_close(s->st);
     ztca_free(s->root_pem);
@@ -147,36 +156,22 @@ cli_serve_read_cert(const char *dir, const char *rel, uint8_t **out, size_t *out
     return rc;
 }
 
-/* The OCSP responder identity of DIR (private/ocsp.key, ca/ocsp.pem). */
+/* The OCSP responder identity of DIR: the signer process's key (slot 1 as it started, or, with
+ * `reload`, private/ocsp.key as it is now) and ca/ocsp.pem. */
 static ztca_rc
-cli_serve_load_ocsp(const char *dir, const uint8_t *pass, size_t pass_len, ca_rng *rng,
-                    cli_ocsp_id **out)
+cli_serve_load_ocsp(cli_serve_state *s, const char *dir, bool reload, cli_ocsp_id **out)
 {
-    char path[4096];
-    uint8_t *pem = NULL;
-    size_t len = 0;
-    ca_key *key = NULL;
     ca_cert_info info;
     cli_ocsp_id *id = calloc(1, sizeof(*id));
     ZTCA_ENSURE(id != NULL, ZTCA_ERR_NOMEM, "out of memory");
-    ztca_rc rc = cli_path(path, sizeof(path), dir, "private/ocsp.key")
-                     ? cli_read_key_file(path, &pem, &len)
-                     : ZTCA_NOTE(ZTCA_ERR_BAD_INPUT, "path too long", 0);
-    if (ZTCA_IS_OK(rc)) {
-        rc = ca_key_parse(&key, pem, len, pass, pass_len);
-        ztca_free_secret(pem, len + 1);
-    }
-    if (ZTCA_IS_OK(rc)) {
-        rc = ca_signer_new(&id->signer, key, rng);
-        key = ZTCA_IS_OK(rc) ? NULL : key;
-    }
+    ztca_rc rc = reload ? cli_signer_ocsp_load(s->proc, &id->signer)
+                        : cli_signer_open(s->proc, 1, &id->signer);
     if (ZTCA_IS_OK(rc)) {
         rc = cli_serve_read_cert(dir, "ca/ocsp.pem", &id->cert_der, &id->cert_len);
     }
     if (ZTCA_IS_OK(rc)) {
         rc = ca_cert_info_parse(&info, id->cert_der, id->cert_len);
     }
-    ca_key_free(key);
     if (!ZTCA_IS_OK(rc)) {
         ca_signer_free(id->signer);
         ztca_free(id->cert_der);
@@ -194,8 +189,7 @@ cli_serve_load_ocsp(const char *dir, const uint8_t *pass, size_t pass_len, ca_rn
  * when it appears. The key is written first: a certificate without its key yet is skipped until
  * the next tick. */
 static ztca_rc
-cli_serve_follow_ocsp(cli_serve_state *s, const char *dir, const uint8_t *pass, size_t pass_len,
-                      bool *out_changed)
+cli_serve_follow_ocsp(cli_serve_state *s, const char *dir, bool *out_changed)
 {
     uint8_t *der = NULL;
     size_t len = 0;
@@ -210,7 +204,7 @@ cli_serve_follow_ocsp(cli_serve_state *s, const char *dir, const uint8_t *pass, 
     ZTCA_ENSURE(s->num_ocsp < CLI_SERVE_MAX_SIGNERS, ZTCA_ERR_INTERNAL,
                 "too many OCSP signer changes in one run");
     cli_ocsp_id *id = NULL;
-    ZTCA_GUARD(cli_serve_load_ocsp(dir, pass, pass_len, s->rng, &id));
+    ZTCA_GUARD(cli_serve_load_ocsp(s, dir, true, &id));
     size_t spki_len = 0;
     const uint8_t *spki = ca_signer_spki(id->signer, &spki_len);
     if (!ca_cert_has_key(id->cert_der, id->cert_len, spki, spki_len)) {
@@ -226,22 +220,19 @@ cli_serve_follow_ocsp(cli_serve_state *s, const char *dir, const uint8_t *pass, 
 }
 
 /* Rotation (RFC 6960 4.2.2.2.1: a delegated responder certificate with id-pkix-ocsp-nocheck is
- * short-lived): a new key and certificate before the old one expires, recorded in the store,
- * written over ca/ocsp.pem and private/ocsp.key, then published. Answers signed by the old
- * identity stay valid: its certificate outlives their nextUpdate by renew_before. */
+ * short-lived): a new key (made and kept by the signer process) and certificate before the old
+ * one expires, recorded in the store, written by the signer process over private/ocsp.key and
+ * ca/ocsp.pem, then published. Answers signed by the old identity stay valid: its certificate
+ * outlives their nextUpdate by renew_before. */
 static ztca_rc
-cli_serve_rotate_ocsp(cli_serve_state *s, const char *dir, const ca_config *cfg,
-                      const uint8_t *pass, size_t pass_len, bool *out_rotated)
+cli_serve_rotate_ocsp(cli_serve_state *s, const ca_config *cfg, bool *out_rotated)
 {
     ztca_rc rc = ZTCA_RC_OK;
     cli_ocsp_id *cur = s->ocsp[s->num_ocsp - 1];
-    ca_key *key = NULL;
     ca_signer *signer = NULL;
-    uint8_t *spki = NULL;
-    size_t spki_len = 0;
-    char *key_pem = NULL, *cert_pem = NULL, *detail = NULL;
-    size_t key_pem_len = 0, cert_pem_len = 0;
-    char path[4096], actor[64];
+    uint8_t slot = 0;
+    char *detail = NULL;
+    char actor[64];
     ca_issued cert;
     ca_issued_init(&cert);
     cli_ocsp_id *id = NULL;
@@ -253,9 +244,9 @@ cli_serve_rotate_ocsp(cli_serve_state *s, const char *dir, const ca_config *cfg,
     ZTCA_REQUIRE(id != NULL, ZTCA_ERR_NOMEM, "out of memory");
     ZTCA_REQUIRE(s->num_ocsp < CLI_SERVE_MAX_SIGNERS, ZTCA_ERR_INTERNAL,
                  "too many OCSP signer rotations in one run");
-    ZTCA_CHECK(ca_key_generate(&key, s->rng, cfg->key_type));
-    ZTCA_CHECK(ca_key_spki(key, &spki, &spki_len));
-    ZTCA_CHECK(ca_key_write_pem(&key_pem, &key_pem_len, key, s->rng, pass, pass_len));
+    ZTCA_CHECK(cli_signer_ocsp_new(s->proc, cfg->key_type, &slot, &signer));
+    size_t spki_len = 0;
+    const uint8_t *spki = ca_signer_spki(signer, &spki_len);
     ca_issue_req req = { .profile = ca_profile_get(CA_PROFILE_OCSP),
                          .spki = spki,
                          .spki_len = spki_len };
@@ -272,18 +263,11 @@ cli_serve_rotate_ocsp(cli_serve_state *s, const char *dir, const ca_config *cfg,
     ZTCA_CHECK(cli_store_issue_detail(&detail, "ztca serve (OCSP signer rotation)", &c, ""));
     store_audit_event ev = { actor, "cert.issue", c.serial, detail, 0 };
     ZTCA_CHECK(store_cert_insert(s->st, &c, &ev));
-    ZTCA_CHECK(ztca_pem_encode(&cert_pem, &cert_pem_len, "CERTIFICATE", cert.der, cert.der_len));
-    /* The key first: a crash in between leaves a key without its certificate, which the next
-     * start rotates away, never a certificate without its key. */
-    ZTCA_REQUIRE(cli_path(path, sizeof(path), dir, "private/ocsp.key"), ZTCA_ERR_BAD_INPUT,
-                 "path too long");
-    ZTCA_CHECK(cli_write_file(path, 0600, key_pem, key_pem_len));
-    ZTCA_REQUIRE(cli_path(path, sizeof(path), dir, "ca/ocsp.pem"), ZTCA_ERR_BAD_INPUT,
-                 "path too long");
-    ZTCA_CHECK(cli_write_file(path, 0644, cert_pem, cert_pem_len));
+    /* The signer process writes the key first, then the certificate: a crash in between leaves
+     * a key without its certificate, which the next start rotates away, never a certificate
+     * without its key. */
+    ZTCA_CHECK(cli_signer_ocsp_commit(s->proc, slot, cert.der, cert.der_len));
 
-    ZTCA_CHECK(ca_signer_new(&signer, key, s->rng));
-    key = NULL;
     id->signer = signer;
     signer = NULL;
     id->cert_der = cert.der;
@@ -298,20 +282,51 @@ cli_serve_rotate_ocsp(cli_serve_state *s, const char *dir, const ca_config *cfg,
     *out_rotated = true;
 out:
     free(id); /* only on failure, before it holds anything */
-    ca_key_free(key);
     ca_signer_free(signer);
-    ztca_free(spki);
-    ztca_free_secret(key_pem, key_pem_len);
-    ztca_free(cert_pem);
     free(detail);
     ca_issued_free(&cert);
     return rc;
 }
 
+/* api_listen.after_bind: the listeners are bound and no thread runs yet. */
+typedef struct cli_serve_drop {
+    const cli_user *user; /* NULL: keep the current user */
+} cli_serve_drop;
+
+static ztca_rc
+cli_serve_after_bind(void *ctx)
+{
+    const cli_serve_drop *d = ctx;
+    if (d->user == NULL) {
+        if (geteuid() == 0) {
+            ztca_log(ZTCA_LOG_WARN,
+                     "event=privsep_warning reason=\"running as root without --user: the network "
+                     "process can read the key files (docs/hardening.md)\"");
+        }
+        return ZTCA_RC_OK;
+    }
+    ZTCA_GUARD(cli_privsep_drop(d->user));
+    ztca_log(ZTCA_LOG_INFO, "event=privileges_dropped user=%s uid=%u gid=%u", d->user->name,
+             (unsigned)d->user->uid, (unsigned)d->user->gid);
+    return ZTCA_RC_OK;
+}
+
+/* The issuing CA: the signer process's slot 0 and ca/intermediate.pem. */
+static ztca_rc
+cli_serve_load_issuer(cli_serve_state *s, const char *dir)
+{
+    ZTCA_GUARD(cli_signer_open(s->proc, 0, &s->signer));
+    ZTCA_GUARD(cli_serve_read_cert(dir, "ca/intermediate.pem", &s->issuer_der, &s->issuer_der_len));
+    return ca_issuer_new(&s->issuer, s->issuer_der, s->issuer_der_len, s->signer);
+}
+
 static int
 cli_serve_run(const char *dir, const char *https, const char *http, const char *authz,
-              bool read_only, const char *store_flag, const char *pass_file, unsigned threads)
+              bool read_only, const char *store_flag, const char *pass_file, unsigned threads,
+              const char *user_name)
 {
+    cli_user user;
+    memset(&user, 0, sizeof(user));
     cli_serve_state s;
     memset(&s, 0, sizeof(s));
     int status = 1;
@@ -344,6 +359,13 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
         status = cli_fail("serve", "cannot load the trust policy (\"trust\" in ztca.conf)", rc);
         goto out;
     }
+    if (user_name != NULL) {
+        rc = cli_privsep_user(&user, user_name);
+        if (!ZTCA_IS_OK(rc)) {
+            status = cli_fail("serve", "cannot use --user", rc);
+            goto out;
+        }
+    }
     if (cfg->encrypted_keys) {
         if (pass_file == NULL) {
             fprintf(stderr, "ztca serve: the keys are encrypted: --passphrase-file is required\n");
@@ -355,9 +377,27 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
             goto out;
         }
     }
+    /* The key rule (issue 13) before anything reads a key: 0600, owned by this uid. */
+    rc = cli_signer_check_keys(dir);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "refusing to start: fix the key files named above", rc);
+        goto out;
+    }
+    /* Fork while there is one thread; no_new_privs and the bounding set then reach every thread
+     * started later. */
+    rc = cli_signer_start(&s.proc, dir, pass, pass_len);
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "cannot start the signer process", rc);
+        goto out;
+    }
+    rc = cli_privsep_prepare();
+    if (!ZTCA_IS_OK(rc)) {
+        status = cli_fail("serve", "cannot restrict the process", rc);
+        goto out;
+    }
     rc = ca_rng_new(&s.rng);
     if (ZTCA_IS_OK(rc)) {
-        rc = cli_load_issuer(dir, pass, pass_len, s.rng, &s.signer, &s.issuer);
+        rc = cli_serve_load_issuer(&s, dir);
     }
     if (!ZTCA_IS_OK(rc)) {
         status = cli_fail("serve", "cannot load the issuing CA", rc);
@@ -377,12 +417,24 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
         status = cli_fail("serve", "cannot load the certificates or the server key", rc);
         goto out;
     }
+    /* The TLS key was the last key this process reads (GnuTLS keeps it in memory); the
+     * passphrase now lives only in the signer process. */
+    ztca_free_secret(pass, pass_len + 1);
+    pass = NULL;
+    pass_len = 0;
     rc = store_url_resolve(url, sizeof(url), store_flag != NULL ? store_flag : cfg->store, dir);
     if (!ZTCA_IS_OK(rc)) {
         status = cli_fail("serve", "bad store URL", rc);
         goto out;
     }
     store_url_redact(shown, sizeof(shown), url);
+    if (user_name != NULL) {
+        rc = cli_privsep_check_store(url, &user);
+        if (!ZTCA_IS_OK(rc)) {
+            status = cli_fail("serve", "refusing to start", rc);
+            goto out;
+        }
+    }
     rc = store_open(&s.st, url);
     if (!ZTCA_IS_OK(rc)) {
         fprintf(stderr, "ztca serve: cannot open the store %s\n", shown);
@@ -400,10 +452,7 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     }
 
     cli_ocsp_id *first = NULL;
-    rc = cli_serve_read_cert(dir, "ca/intermediate.pem", &s.issuer_der, &s.issuer_der_len);
-    if (ZTCA_IS_OK(rc)) {
-        rc = cli_serve_load_ocsp(dir, pass, pass_len, s.rng, &first);
-    }
+    rc = cli_serve_load_ocsp(&s, dir, false, &first);
     if (!ZTCA_IS_OK(rc)) {
         status =
             cli_fail("serve", "cannot load the OCSP signer (ca/ocsp.pem, private/ocsp.key)", rc);
@@ -411,7 +460,7 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     }
     s.ocsp[s.num_ocsp++] = first;
     bool rotated = false;
-    rc = read_only ? ZTCA_RC_OK : cli_serve_rotate_ocsp(&s, dir, cfg, pass, pass_len, &rotated);
+    rc = read_only ? ZTCA_RC_OK : cli_serve_rotate_ocsp(&s, cfg, &rotated);
     if (!ZTCA_IS_OK(rc)) {
         status = cli_fail("serve", "cannot renew the OCSP signer", rc);
         goto out;
@@ -423,6 +472,7 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGPIPE);
+    sigaddset(&sigs, SIGCHLD); /* the signer process */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     const uint8_t *issuer_certs[1] = { s.issuer_der };
@@ -445,7 +495,13 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                     .enroll = &s.enroll.conf,
                     .trust = policy,
                     .read_only = read_only };
-    api_listen listen = { .https = https, .http = http, .authz = authz, .threads = threads };
+    cli_serve_drop drop = { user_name != NULL ? &user : NULL };
+    api_listen listen = { .https = https,
+                          .http = http,
+                          .authz = authz,
+                          .threads = threads,
+                          .after_bind = cli_serve_after_bind,
+                          .after_bind_ctx = &drop };
     rc = api_server_start(&srv, &app, &listen);
     if (!ZTCA_IS_OK(rc)) {
         status = cli_fail("serve", "cannot start the server", rc);
@@ -462,8 +518,8 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
         if (sig < 0) {
             /* Periodic work, on the configuration now in force. */
             const ca_config *now_cfg = s.configs[s.num_configs - 1];
-            rc = read_only ? cli_serve_follow_ocsp(&s, dir, pass, pass_len, &rotated)
-                           : cli_serve_rotate_ocsp(&s, dir, now_cfg, pass, pass_len, &rotated);
+            rc = read_only ? cli_serve_follow_ocsp(&s, dir, &rotated)
+                           : cli_serve_rotate_ocsp(&s, now_cfg, &rotated);
             if (!ZTCA_IS_OK(rc)) {
                 ztca_log(ZTCA_LOG_ERROR, "event=ocsp_rotation_failed what=\"%s\"",
                          ztca_last_what());
@@ -484,6 +540,18 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
             continue;
         }
         if (sig == SIGPIPE) {
+            continue;
+        }
+        if (sig == SIGCHLD) {
+            int st = 0;
+            if (cli_signer_reap(s.proc, &st)) {
+                /* No key is left in this process to sign with: signing routes answer 503 and
+                 * cached OCSP answers, the CRL and authz keep working (docs/hardening.md). */
+                ztca_log(ZTCA_LOG_ERROR,
+                         "event=signer_exited status=%d signal=%d reason=\"signing fails until "
+                         "ztca serve is restarted\"",
+                         WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+            }
             continue;
         }
         if (sig == SIGHUP) {
@@ -539,11 +607,12 @@ cli_serve_main(int argc, char **argv)
         { "store", required_argument, NULL, 'S' },
         { "passphrase-file", required_argument, NULL, 'P' },
         { "threads", required_argument, NULL, 't' },
+        { "user", required_argument, NULL, 'u' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     const char *dir = NULL, *https = "127.0.0.1:8443", *http = "127.0.0.1:8080";
-    const char *store_flag = NULL, *pass_file = NULL, *authz = NULL;
+    const char *store_flag = NULL, *pass_file = NULL, *authz = NULL, *user = NULL;
     bool read_only = false;
     unsigned threads = 0;
     int c;
@@ -583,6 +652,9 @@ cli_serve_main(int argc, char **argv)
             threads = (unsigned)v;
             break;
         }
+        case 'u':
+            user = optarg;
+            break;
         case 'h':
             cli_serve_usage(stdout);
             return 0;
@@ -597,5 +669,5 @@ cli_serve_main(int argc, char **argv)
         return cli_usage_error("serve", "at least one listener is needed");
     }
     return cli_serve_run(cli_default_dir(dir), https, http, authz, read_only, store_flag, pass_file,
-                         threads);
+                         threads, user);
 }

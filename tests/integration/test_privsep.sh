@@ -1,0 +1,180 @@
+#!/usr/bin/env bash
+# Privilege separation of `ztca serve --user` (docs/hardening.md): the network process runs as an
+# unprivileged user (checked in /proc: ids, groups, no_new_privs, no capabilities, not dumpable,
+# every thread), cannot read the key files, and still issues (API), answers OCSP and serves the
+# CRL, all judged by openssl; the OCSP signer rotation goes through the signer process; killing
+# the signer process makes signing routes answer 503 while the server stays up; and the start is
+# refused for a key file that is not 0600, not owned by the signer's user, or a store the user
+# does not own.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+ZTCA=${ZTCA_BIN:?ZTCA_BIN must name the ztca binary}
+lib_need openssl version
+lib_need curl --version
+lib_need runuser --version
+if [ "$(id -u)" -ne 0 ]; then
+    echo "needs root (useradd, --user)" >&2
+    [ "${ZTCA_CI:-0}" = 1 ] && exit 1
+    exit 77
+fi
+
+lib_harness
+chmod 755 "$T" # the service user walks to DIR/ca, DIR/ztca.conf and DIR/store
+
+U=ztca-privsep-test
+id -u "$U" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$U"
+UID_U=$(id -u "$U")
+GID_U=$(id -g "$U")
+
+HTTP=$(lib_free_port)
+HTTPS=$(lib_free_port)
+D="$T/ca"
+"$ZTCA" init --dir "$D" --trust-domain corp.example --public-url "http://127.0.0.1:$HTTP" \
+    --api-url "https://127.0.0.1:$HTTPS" >/dev/null
+chown -R "$U:" "$D/store"
+
+serve() { # log args... -> pid in SERVER, or 1 when it does not come up
+    local log=$1
+    shift
+    "$ZTCA" serve --dir "$D" --listen-http "127.0.0.1:$HTTP" --listen-https "127.0.0.1:$HTTPS" \
+        "$@" 2>>"$log" &
+    SERVER=$!
+    PIDS+=("$SERVER")
+    lib_wait_http "http://127.0.0.1:$HTTP/healthz" 20
+}
+stop() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    PIDS=()
+}
+field() { # pid field -> the value of "Field:" in /proc/pid/status, tabs as spaces
+    sed -n "s/^$2:[[:space:]]*//p" "/proc/$1/status" | tr '\t' ' ' | sed 's/ *$//'
+}
+
+# ---- the network process and the signer process ----
+serve "$T/serve.log" --user "$U" || { bad "server with --user did not start"; cat "$T/serve.log" >&2; exit 1; }
+N=$SERVER
+S=$(ps -o pid= --ppid "$N" | tr -d ' ' | head -1)
+[ -n "$S" ] && ok "signer process $S is a child of the network process $N" || bad "no signer process"
+grep -q "event=privileges_dropped user=$U uid=$UID_U gid=$GID_U" "$T/serve.log" && ok "drop logged" || bad "no privileges_dropped line"
+[ "$(field "$N" Uid)" = "$UID_U $UID_U $UID_U $UID_U" ] && ok "network process Uid: all $UID_U" || bad "Uid: $(field "$N" Uid)"
+[ "$(field "$N" Gid)" = "$GID_U $GID_U $GID_U $GID_U" ] && ok "network process Gid: all $GID_U" || bad "Gid: $(field "$N" Gid)"
+[ -z "$(field "$N" Groups)" ] && ok "no supplementary groups" || bad "Groups: $(field "$N" Groups)"
+[ "$(field "$N" NoNewPrivs)" = 1 ] && ok "NoNewPrivs: 1" || bad "NoNewPrivs: $(field "$N" NoNewPrivs)"
+caps_ok=yes
+for c in CapInh CapPrm CapEff CapBnd CapAmb; do
+    [ "$(field "$N" $c)" = 0000000000000000 ] || { caps_ok="$c=$(field "$N" $c)"; break; }
+done
+[ "$caps_ok" = yes ] && ok "no capabilities (inheritable, permitted, effective, bounding, ambient)" || bad "capabilities: $caps_ok"
+threads_ok=0
+threads_bad=0
+for st in /proc/"$N"/task/*/status; do
+    if grep -q "^Uid:[[:space:]]*$UID_U[[:space:]]*$UID_U[[:space:]]*$UID_U[[:space:]]*$UID_U$" "$st" &&
+        grep -q "^NoNewPrivs:[[:space:]]*1$" "$st" && grep -q "^CapEff:[[:space:]]*0000000000000000$" "$st"; then
+        threads_ok=$((threads_ok + 1))
+    else
+        threads_bad=$((threads_bad + 1))
+    fi
+done
+[ "$threads_bad" = 0 ] && [ "$threads_ok" -gt 3 ] && ok "every thread ($threads_ok) unprivileged" || bad "threads: $threads_ok ok, $threads_bad not"
+# PR_SET_DUMPABLE 0: /proc/PID files of a non-dumpable process belong to root, not to the user.
+[ "$(stat -c %u "/proc/$N/environ")" = 0 ] && ok "not dumpable (/proc/$N/environ owned by root)" || bad "dumpable"
+[ "$(field "$S" Uid | cut -d' ' -f1)" = 0 ] && ok "signer process keeps uid 0 (it owns the keys)" || bad "signer Uid: $(field "$S" Uid)"
+[ "$(field "$S" NoNewPrivs)" = 1 ] && ok "signer process: NoNewPrivs 1" || bad "signer NoNewPrivs"
+
+# ---- the network process's user cannot read the keys ----
+for k in intermediate ocsp server root; do
+    if runuser -u "$U" -- cat "$D/private/$k.key" >/dev/null 2>&1; then
+        bad "user $U reads private/$k.key"
+    else
+        ok "user $U (uid $UID_U, the network process's) cannot read private/$k.key"
+    fi
+done
+runuser -u "$U" -- cat "$D/ztca.conf" >/dev/null 2>&1 && ok "... but reads ztca.conf (SIGHUP reload)" || bad "user cannot read ztca.conf"
+
+# ---- issuance, OCSP and CRL through the signer process ----
+C=(curl -sS --cacert "$D/ca/root.pem" -o "$T/body" -w '%{http_code}')
+tok=$("$ZTCA" token create --dir "$D" --user alice --ttl 10m 2>/dev/null) && ok "token create (admin mTLS to the dropped server)" || bad "token create"
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/dev.key"
+openssl req -new -key "$T/dev.key" -subj /CN=whatever -out "$T/dev.csr"
+"$LIB_PY" -c 'import json,sys; print(json.dumps({"csr": open(sys.argv[1]).read()}))' "$T/dev.csr" >"$T/req.json"
+J=(-H 'Content-Type: application/json' --data-binary "@$T/req.json")
+code=$("${C[@]}" "${J[@]}" -H "Authorization: Bearer $tok" "https://127.0.0.1:$HTTPS/v1/certs")
+[ "$code" = 201 ] && ok "POST /v1/certs: 201" || bad "POST /v1/certs: $code $(cat "$T/body")"
+"$LIB_PY" -c 'import json,sys; open(sys.argv[2],"w").write(json.load(open(sys.argv[1]))["certificate"])' "$T/body" "$T/agent.pem"
+openssl verify -x509_strict -CAfile "$D/ca/root.pem" -untrusted "$D/ca/intermediate.pem" "$T/agent.pem" >/dev/null 2>&1 &&
+    ok "issued certificate verifies (openssl verify -x509_strict)" || bad "issued certificate does not verify"
+O=(openssl ocsp -issuer "$D/ca/intermediate.pem" -url "http://127.0.0.1:$HTTP/ocsp" -CAfile "$D/ca/root.pem")
+"${O[@]}" -cert "$T/agent.pem" >"$T/ocsp.txt" 2>&1 || true
+grep -q "Response verify OK" "$T/ocsp.txt" && grep -q "$T/agent.pem: good" "$T/ocsp.txt" &&
+    ok "OCSP (nonce, signed now): good, Response verify OK" || bad "OCSP: $(cat "$T/ocsp.txt")"
+"${O[@]}" -cert "$T/agent.pem" -no_nonce >/dev/null 2>&1 || true # fills the pre-signed cache
+curl -sS -o "$T/crl.der" "http://127.0.0.1:$HTTP/crl"
+openssl crl -inform DER -in "$T/crl.der" -CAfile "$D/ca/intermediate.pem" -noout >"$T/crl.txt" 2>&1 &&
+    grep -q "verify OK" "$T/crl.txt" && ok "CRL signed through the signer process verifies" || bad "CRL: $(cat "$T/crl.txt")"
+
+# ---- the signer process dies: fail closed, stay up ----
+kill -KILL "$S"
+for _ in $(seq 50); do grep -q "event=signer_exited" "$T/serve.log" && break; sleep 0.1; done
+grep -q "event=signer_exited status=-1 signal=9" "$T/serve.log" && ok "signer death noticed and logged" || bad "no signer_exited line"
+tok2=$("$ZTCA" token create --dir "$D" --user alice --ttl 10m 2>/dev/null) || true
+code=$("${C[@]}" "${J[@]}" -H "Authorization: Bearer $tok2" "https://127.0.0.1:$HTTPS/v1/certs")
+[ "$code" = 503 ] && grep -q 'problem:unavailable' "$T/body" && ok "POST /v1/certs without a signer: 503 unavailable" || bad "without signer: $code $(cat "$T/body")"
+"${O[@]}" -cert "$T/agent.pem" >"$T/ocsp2.txt" 2>&1 || true
+grep -q "Response verify OK" "$T/ocsp2.txt" && bad "OCSP with a nonce signed without a signer?" || ok "OCSP with a nonce: no signed answer ($(grep -o -m1 -i 'internalerror\|trylater\|Responder Error[^)]*' "$T/ocsp2.txt" || echo refused))"
+"${O[@]}" -cert "$T/agent.pem" -no_nonce >"$T/ocsp3.txt" 2>&1 || true
+grep -q "Response verify OK" "$T/ocsp3.txt" && grep -q "$T/agent.pem: good" "$T/ocsp3.txt" &&
+    ok "OCSP without a nonce still answered from the pre-signed cache" || bad "cached OCSP: $(cat "$T/ocsp3.txt")"
+curl -fsS -o /dev/null "http://127.0.0.1:$HTTP/healthz" && kill -0 "$N" && ok "server still up" || bad "server went down"
+stop
+[ -z "$(ps -o pid= --ppid "$N" 2>/dev/null)" ] && ok "nothing left behind" || bad "children left"
+
+# ---- OCSP signer rotation through the signer process ----
+before=$(openssl x509 -in "$D/ca/ocsp.pem" -noout -serial)
+"$LIB_PY" - "$D/ztca.conf" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["ocsp"]["signer_renew_before"] = "8d"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+serve "$T/serve2.log" --user "$U" || { bad "second start failed"; cat "$T/serve2.log" >&2; }
+after=$(openssl x509 -in "$D/ca/ocsp.pem" -noout -serial)
+[ "$before" != "$after" ] && ok "OCSP signer rotated by the signer process" || bad "not rotated"
+[ "$(stat -c '%a %u' "$D/private/ocsp.key")" = "600 0" ] && ok "new private/ocsp.key: 0600, owned by root" || bad "new key: $(stat -c '%a %u' "$D/private/ocsp.key")"
+"${O[@]}" -cert "$T/agent.pem" >"$T/ocsp4.txt" 2>&1 || true
+grep -q "Response verify OK" "$T/ocsp4.txt" && ok "answers by the rotated signer verify" || bad "rotated: $(cat "$T/ocsp4.txt")"
+stop
+"$LIB_PY" - "$D/ztca.conf" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["ocsp"]["signer_renew_before"] = "2d"
+json.dump(c, open(sys.argv[1], "w"))
+PY
+
+# ---- refusals ----
+refused() { # name expected-text args...
+    local name=$1 want=$2
+    shift 2
+    if "$ZTCA" serve --dir "$D" --listen-http "127.0.0.1:$HTTP" --listen-https none "$@" >"$T/refused.log" 2>&1; then
+        bad "$name: started"
+    elif grep -qF -- "$want" "$T/refused.log"; then
+        ok "$name: refused ($(grep -F -m1 -- "$want" "$T/refused.log" | cut -c1-150))"
+    else
+        bad "$name: $(cat "$T/refused.log")"
+    fi
+}
+chmod 640 "$D/private/ocsp.key"
+refused "key file 0640" "run: chmod 600 $D/private/ocsp.key" --user "$U"
+refused "key file 0640, without --user" "run: chmod 600 $D/private/ocsp.key"
+chmod 600 "$D/private/ocsp.key"
+chown "$U" "$D/private/intermediate.key"
+refused "key file owned by the service user" "run: chown root $D/private/intermediate.key" --user "$U"
+chown root "$D/private/intermediate.key"
+chown -R root: "$D/store"
+refused "store not owned by --user" "run: chown -R $U: $D/store" --user "$U"
+chown -R "$U:" "$D/store"
+refused "unknown user" "no such user" --user ztca-no-such-user-here
+refused "root as --user" "unprivileged" --user root
+serve "$T/serve3.log" --user "$U" && ok "starts again once fixed" || bad "did not start after the fixes: $(cat "$T/serve3.log")"
+stop
+lib_finish
