@@ -172,9 +172,8 @@ bool ca_signer_is_remote(const ca_signer *s);
 #define CA_REMOTE_VERSION  1
 #define CA_REMOTE_SLOTS    128 /* key slots: 0 the issuing CA, then OCSP signer generations */
 #define CA_REMOTE_HDR_LEN  6
-#define CA_REMOTE_BODY_MAX ((size_t)8 * 1024) /* an OCSP signer certificate, an SPKI, a signature \
-                                               */
-#define CA_REMOTE_MSG_MAX (CA_REMOTE_HDR_LEN + CA_REMOTE_BODY_MAX)
+#define CA_REMOTE_BODY_MAX ((size_t)8 * 1024) /* a certificate, an SPKI or a signature */
+#define CA_REMOTE_MSG_MAX  (CA_REMOTE_HDR_LEN + CA_REMOTE_BODY_MAX)
 
 typedef enum ca_remote_op {
     CA_REMOTE_SIGN = 1,     /* slot, md, hash -> DER Ecdsa-Sig-Value */

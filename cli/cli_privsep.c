@@ -2,7 +2,8 @@
  * (docs/hardening.md "Privilege separation"). What keeps it from the keys is the uid: the key
  * files are 0600 and owned by the signer process's uid, which the network process no longer has
  * and cannot regain (no saved uid, no capabilities, no_new_privs against setuid executables). */
-#define _GNU_SOURCE /* setresuid, setresgid, getresuid, getresgid */
+/* glibc declares setresuid, setresgid, getresuid and getresgid only for _GNU_SOURCE. */
+#define _GNU_SOURCE /* NOLINT(bugprone-reserved-identifier) */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
