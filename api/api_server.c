@@ -619,7 +619,7 @@ api_unix_listen(api_listener *l, const char *path, int *out_fd)
                     && strlen(path) < sizeof(l->unix_path),
                 ZTCA_ERR_BAD_INPUT, "unix socket path must be absolute and short (< 108 bytes)");
     memcpy(un.sun_path, path, strlen(path) + 1);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     ZTCA_ENSURE(fd >= 0, ZTCA_ERR_IO, "cannot create a unix socket");
     struct stat st;
     if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
@@ -641,7 +641,7 @@ api_unix_listen(api_listener *l, const char *path, int *out_fd)
 static ztca_rc
 api_tcp_listen(const struct sockaddr_storage *sa, socklen_t sa_len, bool v6, int *out_fd)
 {
-    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     ZTCA_ENSURE(fd >= 0, ZTCA_ERR_IO, "cannot create a socket");
     int on = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
