@@ -459,6 +459,142 @@ store_pg_read_pipeline(store_conn *c, size_t num_sent)
     }
 }
 
+/* COPY twins of the bulk INSERTs: the same columns in the same order as their parameters, so a
+ * row of parameters is a row of COPY. Status, revoked_at and reason take their defaults (0,
+ * NULL, NULL) as in CERT_INSERT. */
+static const char *
+store_pg_copy_sql(store_stmt id)
+{
+    switch (id) {
+    case STORE_STMT_CERT_INSERT:
+        return "COPY certificates (serial, device_id, user_name, profile, not_before, not_after, "
+               "issued_at) FROM STDIN (FORMAT binary)";
+    case STORE_STMT_CERT_BODY_INSERT:
+        return "COPY certificate_bodies (serial, der) FROM STDIN (FORMAT binary)";
+    case STORE_STMT_AUDIT_INSERT:
+        return "COPY audit_log (" STORE_AUDIT_COLS ") FROM STDIN (FORMAT binary)";
+    default:
+        return NULL;
+    }
+}
+
+#define STORE_PG_COPY_BUF (256 * 1024)
+
+typedef struct store_pg_copybuf {
+    uint8_t *b;
+    size_t len;
+} store_pg_copybuf;
+
+static void
+store_pg_put_be(store_pg_copybuf *cb, uint64_t v, int octets)
+{
+    for (int i = octets - 1; i >= 0; i--) {
+        cb->b[cb->len++] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+static ztca_rc
+store_pg_copy_flush(store_conn *c, store_pg_copybuf *cb)
+{
+    if (cb->len > 0 && PQputCopyData(c->pg, (const char *)cb->b, (int)cb->len) != 1) {
+        return store_pg_fail(c, NULL);
+    }
+    cb->len = 0;
+    return ZTCA_RC_OK;
+}
+
+/* store_pg_copy_row: one tuple in COPY binary format (PostgreSQL "COPY", File Formats): a
+ * 16-bit field count, then per field a 32-bit length (-1 for NULL) and the value in its type's
+ * binary form: int8 big-endian for BIGINT, the UTF-8 octets for TEXT, the octets for BYTEA. */
+static ztca_rc
+store_pg_copy_row(store_conn *c, store_pg_copybuf *cb, const store_param *row, size_t num_params)
+{
+    size_t need = 2;
+    for (size_t i = 0; i < num_params; i++) {
+        const store_param *p = &row[i];
+        need += 4
+                + (p->type == STORE_P_INT    ? 8
+                   : p->type == STORE_P_TEXT ? strlen(p->p)
+                   : p->type == STORE_P_BLOB ? p->len
+                                             : 0);
+    }
+    ZTCA_ENSURE(need <= STORE_PG_COPY_BUF, ZTCA_ERR_INTERNAL, "store: a COPY row over 256 KiB");
+    if (cb->len + need > STORE_PG_COPY_BUF) {
+        ZTCA_GUARD(store_pg_copy_flush(c, cb));
+    }
+    store_pg_put_be(cb, num_params, 2);
+    for (size_t i = 0; i < num_params; i++) {
+        const store_param *p = &row[i];
+        size_t n = p->type == STORE_P_TEXT ? strlen(p->p) : p->type == STORE_P_BLOB ? p->len : 0;
+        switch (p->type) {
+        case STORE_P_INT:
+            store_pg_put_be(cb, 8, 4);
+            store_pg_put_be(cb, (uint64_t)p->i, 8);
+            break;
+        case STORE_P_TEXT:
+        case STORE_P_BLOB:
+            store_pg_put_be(cb, n, 4);
+            if (n > 0) {
+                memcpy(cb->b + cb->len, p->p, n);
+                cb->len += n;
+            }
+            break;
+        default:
+            store_pg_put_be(cb, 0xffffffffU, 4); /* -1: NULL */
+            break;
+        }
+    }
+    return ZTCA_RC_OK;
+}
+
+/* store_pg_copy: the rows through one COPY FROM STDIN. The server parses and checks them as
+ * INSERTs (constraints, foreign keys, the audit triggers), without a statement per row; a
+ * refused row fails the whole COPY, and with it the caller's transaction. */
+static ztca_rc
+store_pg_copy(store_conn *c, const char *sql, const store_param *params, size_t num_params,
+              size_t num_rows)
+{
+    static const uint8_t header[19] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
+    PGresult *res = PQexec(c->pg, sql);
+    if (PQresultStatus(res) != PGRES_COPY_IN) {
+        ztca_rc rc = store_pg_fail(c, res);
+        PQclear(res);
+        return rc;
+    }
+    PQclear(res);
+    ztca_rc rc = ZTCA_RC_OK;
+    store_pg_copybuf cb = { ztca_malloc(STORE_PG_COPY_BUF), 0 };
+    if (cb.b == NULL) {
+        rc = ztca_note(ZTCA_ERR_NOMEM, __FILE__, __LINE__, "out of memory", 0);
+    } else {
+        memcpy(cb.b, header, sizeof(header)); /* signature, flags 0, no header extension */
+        cb.len = sizeof(header);
+        for (size_t i = 0; i < num_rows && ZTCA_IS_OK(rc); i++) {
+            rc = store_pg_copy_row(c, &cb, params + i * num_params, num_params);
+        }
+        if (ZTCA_IS_OK(rc)) {
+            store_pg_put_be(&cb, 0xffffU, 2); /* trailer: field count -1 */
+            rc = store_pg_copy_flush(c, &cb);
+        }
+    }
+    ztca_free(cb.b);
+    /* An error message to PQputCopyEnd makes the server abort the COPY. */
+    if (PQputCopyEnd(c->pg, ZTCA_IS_OK(rc) ? NULL : "ztca: bulk load abandoned") != 1
+        && ZTCA_IS_OK(rc)) {
+        rc = store_pg_fail(c, NULL);
+    }
+    while ((res = PQgetResult(c->pg)) != NULL) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && ZTCA_IS_OK(rc)) {
+            rc = store_pg_fail(c, res);
+        }
+        PQclear(res);
+        if (store_pg_is_dead(c)) {
+            break;
+        }
+    }
+    return rc;
+}
+
 static ztca_rc
 store_pg_exec_many(store_conn *c, store_stmt id, const store_param *params, size_t num_params,
                    size_t num_rows)
@@ -466,6 +602,10 @@ store_pg_exec_many(store_conn *c, store_stmt id, const store_param *params, size
     ZTCA_ENSURE(c->in_txn && c->pg != NULL, ZTCA_ERR_INTERNAL,
                 "store: exec_many outside a transaction");
     ZTCA_ENSURE(num_params <= STORE_MAX_PARAMS, ZTCA_ERR_INTERNAL, "store: too many parameters");
+    const char *copy = store_pg_copy_sql(id);
+    if (copy != NULL) {
+        return store_pg_copy(c, copy, params, num_params, num_rows);
+    }
     char name[32];
     ZTCA_GUARD(store_pg_prepare(c, id, name, sizeof(name)));
     ZTCA_ENSURE(PQenterPipelineMode(c->pg) == 1, ZTCA_ERR_STORE,

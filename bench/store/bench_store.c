@@ -1,15 +1,20 @@
 /* bench_store.c: inserts/s and lookups/s by serial of one store backend at a given size
  * (docs/performance.md). Usage:
  *   bench_store --url URL [--count N] [--issues K] [--lookups M] [--batch B] [--header]
- * The store must be empty. Steps, each timed:
+ *               [--sorted] [--load-only] [--sample N --sample-out FILE]
+ * The store holds no certificates yet (a CA's own audit entries are fine). Steps, each timed:
  *   1. bulk load N certificates (700-byte bodies, one audit entry each) with
- *      store_cert_insert_batch in transactions of B;
+ *      store_cert_insert_batch in transactions of B; with --sorted the serials are generated in
+ *      ascending order (still 16 random-looking octets, spread over the whole range) and five
+ *      consecutive ones share a device, as an import of a sorted dump would insert them;
  *   2. K issuances as ztca issues them: store_cert_insert, one durable transaction each
  *      (row + body + audit entry);
  *   3. M status reads of random known serials (store_cert_status_get, the OCSP path), M/10 of
  *      unknown serials, and M/10 listings by device;
  *   4. a full audit chain verification.
- * Prints one table row (--header prints the header first). */
+ * Prints one table row (--header prints the header first). --load-only runs steps 1 and 4 and
+ * prints "loaded N certs/s verify N entries/s"; --sample-out writes N random loaded serials, one
+ * a line, for the OCSP load of bench/scale. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,11 +46,24 @@ bench_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* A ztca-like serial: 16 octets, positive (top bit clear), lowercase hex. */
+/* A ztca-like serial: 16 octets, positive (top bit clear), lowercase hex. The first octet is
+ * 01-7f, so the DER INTEGER of every serial is 16 octets long (bench/scale patches them into one
+ * request template). */
 static void
 bench_serial(char out[33])
 {
-    uint64_t a = bench_rand() & 0x7fffffffffffffffULL, b = bench_rand();
+    uint64_t a = bench_rand() % 0x7f00000000000000ULL + 0x0100000000000000ULL, b = bench_rand();
+    snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
+/* bench_serial_sorted: the i-th of n serials in ascending order: the high half steps evenly
+ * through 01.. to 7f.. with a random offset inside each step, the low half is random. */
+static void
+bench_serial_sorted(char out[33], long i, long n)
+{
+    uint64_t step = 0x7f00000000000000ULL / (uint64_t)n;
+    uint64_t a = 0x0100000000000000ULL + (uint64_t)i * step + bench_rand() % step;
+    uint64_t b = bench_rand();
     snprintf(out, 33, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
 }
 
@@ -75,11 +93,15 @@ main(int argc, char **argv)
         { "lookups", required_argument, NULL, 'l' },
         { "batch", required_argument, NULL, 'b' },
         { "header", no_argument, NULL, 'H' },
+        { "sorted", no_argument, NULL, 's' },
+        { "load-only", no_argument, NULL, 'L' },
+        { "sample", required_argument, NULL, 'S' },
+        { "sample-out", required_argument, NULL, 'o' },
         { NULL, 0, NULL, 0 },
     };
-    const char *url = NULL;
-    long count = 1000000, issues = 2000, lookups = 200000, batch = 10000;
-    bool header = false;
+    const char *url = NULL, *sample_out = NULL;
+    long count = 1000000, issues = 2000, lookups = 200000, batch = 10000, sample = 0;
+    bool header = false, sorted = false, load_only = false;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -101,13 +123,27 @@ main(int argc, char **argv)
         case 'H':
             header = true;
             break;
+        case 's':
+            sorted = true;
+            break;
+        case 'L':
+            load_only = true;
+            break;
+        case 'S':
+            sample = atol(optarg);
+            break;
+        case 'o':
+            sample_out = optarg;
+            break;
         default:
             fprintf(stderr, "usage: bench_store --url URL [--count N] [--issues K] "
-                            "[--lookups M] [--batch B] [--header]\n");
+                            "[--lookups M] [--batch B] [--header] [--sorted] [--load-only] "
+                            "[--sample N --sample-out FILE]\n");
             return 2;
         }
     }
-    if (url == NULL || count < 1 || issues < 1 || lookups < 10 || batch < 1 || batch > 100000) {
+    if (url == NULL || count < 1 || issues < 1 || lookups < 10 || batch < 1 || batch > 100000
+        || sample < 0 || (sample > 0) != (sample_out != NULL)) {
         fprintf(stderr, "bench_store: --url is required; counts must be positive\n");
         return 2;
     }
@@ -120,9 +156,13 @@ main(int argc, char **argv)
     }
     int64_t head = 0;
     uint8_t hash[STORE_HASH_LEN];
+    size_t existing = 0;
     rc = store_audit_head(s, &head, hash);
-    if (!ZTCA_IS_OK(rc) || head != 0) {
-        fprintf(stderr, "bench_store: the store must be empty\n");
+    if (ZTCA_IS_OK(rc)) {
+        rc = store_cert_list(s, NULL, 1, bench_count_cb, &existing);
+    }
+    if (!ZTCA_IS_OK(rc) || existing != 0) {
+        fprintf(stderr, "bench_store: the store must hold no certificates\n");
         store_close(s);
         return 1;
     }
@@ -155,9 +195,14 @@ main(int argc, char **argv)
             long i = done + k;
             store_cert *ct = &certs[k];
             store_cert_init(ct);
-            bench_serial(serials[i]);
+            if (sorted) {
+                bench_serial_sorted(serials[i], i, count);
+            } else {
+                bench_serial(serials[i]);
+            }
             memcpy(ct->serial, serials[i], 33);
-            snprintf(ct->device_id, sizeof(ct->device_id), "dev-%08ld", i % devices);
+            snprintf(ct->device_id, sizeof(ct->device_id), "dev-%08ld",
+                     sorted ? i / 5 : i % devices);
             snprintf(ct->user, sizeof(ct->user), "user%ld", (i / 7) % 5000);
             snprintf(ct->profile, sizeof(ct->profile), "agent");
             ct->not_before = now - 60;
@@ -174,6 +219,34 @@ main(int argc, char **argv)
         done += n;
     }
     double load_s = bench_now() - t0;
+    if (sample_out != NULL) {
+        FILE *f = fopen(sample_out, "w");
+        if (f == NULL) {
+            fprintf(stderr, "bench_store: cannot write %s\n", sample_out);
+            goto out;
+        }
+        for (long k = 0; k < sample; k++) {
+            fprintf(f, "%s\n", serials[bench_rand() % (uint64_t)count]);
+        }
+        if (fclose(f) != 0) {
+            fprintf(stderr, "bench_store: cannot write %s\n", sample_out);
+            goto out;
+        }
+    }
+    if (load_only) {
+        store_audit_report rep;
+        t0 = bench_now();
+        rc = store_audit_verify(s, &rep);
+        double verify_s = bench_now() - t0;
+        if (!ZTCA_IS_OK(rc) || !rep.intact || rep.count != head + count) {
+            fprintf(stderr, "bench_store: audit verify failed\n");
+            goto out;
+        }
+        printf("loaded %ld certs/s %.0f verify %lld entries/s %.0f\n", count,
+               (double)count / load_s, (long long)rep.count, (double)rep.count / verify_s);
+        status = 0;
+        goto out;
+    }
 
     /* 2. issuance, one durable transaction each */
     t0 = bench_now();
@@ -239,7 +312,7 @@ main(int argc, char **argv)
     t0 = bench_now();
     rc = store_audit_verify(s, &rep);
     double verify_s = bench_now() - t0;
-    if (!ZTCA_IS_OK(rc) || !rep.intact || rep.count != (int64_t)total) {
+    if (!ZTCA_IS_OK(rc) || !rep.intact || rep.count != head + (int64_t)total) {
         fprintf(stderr, "bench_store: audit verify failed\n");
         goto out;
     }
