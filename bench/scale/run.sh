@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# bench/scale (issue 12): OCSP latency with 10 million live certificates, on SQLite and on
+# PostgreSQL, beside a small store measured in the same run so the growth shows.
+#   bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR]
+# Defaults: 10,000,000 and 1,000,000 certificates, 15 s per measurement. --data keeps the
+# loaded stores in DIR (reused by the next run with the same DIR); without it they go at exit.
+# Steps:
+#   1. outside the bench lock, with nice -n 19: bench_store --sorted --load-only fills four
+#      stores (SQLite small/big, PostgreSQL small/big databases of one PostgreSQL 15 started
+#      here with fsync on, shared_buffers=256MB) through store_cert_insert_batch, verifies the
+#      audit chain, and writes 400,000 random loaded serials per store;
+#   2. under flock /tmp/ztca-bench.lock: for each store, `ztca serve --role ocsp --store URL`
+#      on CPU0 and wrk (keep-alive, 1 thread, 8 connections, ocsp.lua) on CPU1:
+#      hit mix  = 1,000 serials cycled (after a 3 s warm-up all come from the pre-signed cache),
+#      miss mix = 400,000 serials in random order, each asked about once: every answer is a
+#                 store lookup plus an ECDSA signature;
+#      server VmRSS idle, then VmRSS and VmHWM after both mixes.
+# Needs PostgreSQL 15, wrk, openssl, curl, python3, taskset, cmake; run as root.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+top=$(pwd)
+count=10000000 small=1000000 secs=15 data=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --count) count=$2 && shift 2 ;;
+    --small) small=$2 && shift 2 ;;
+    --secs) secs=$2 && shift 2 ;;
+    --data) data=$2 && shift 2 ;;
+    *) echo "usage: bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR]" >&2 && exit 2 ;;
+    esac
+done
+for tool in wrk openssl curl python3 taskset cmake flock; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2 && exit 1; }
+done
+build=$top/build-bench-scale
+nice -n 10 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+nice -n 10 cmake --build "$build" -j "$(nproc)" --target ztca bench_store >/dev/null
+ZTCA=$build/ztca
+LOADER=$build/bench/bench_store
+# shellcheck source=tests/integration/lib.sh
+. "$top/tests/integration/lib.sh"
+export SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+AS=()
+[ "$(id -u)" -eq 0 ] && AS=(runuser -u postgres --)
+
+keep=1
+if [ -z "$data" ]; then
+    data=$(mktemp -d /var/tmp/ztca-scale.XXXXXX)
+    keep=0
+fi
+mkdir -p "$data"
+data=$(cd "$data" && pwd)
+PIDS=()
+PGD=$data/pg
+cleanup() {
+    set +e
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    [ -f "$PGD/data/postmaster.pid" ] && "${AS[@]}" "$PG_BIN/pg_ctl" -D "$PGD/data" -m fast -w stop >/dev/null 2>&1
+    [ "$keep" = 1 ] || rm -rf "$data"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+log() { echo "[bench/scale] $*" >&2; }
+SRV=(taskset -c 0) CLI=(taskset -c 1)
+
+# PostgreSQL: the bench/store settings (default durability), TCP on 127.0.0.1.
+if [ ! -d "$PGD/data" ]; then
+    mkdir -p "$PGD"
+    if [ "${#AS[@]}" -gt 0 ]; then chmod 755 "$data"; chown postgres "$PGD"; fi
+    "${AS[@]}" "$PG_BIN/initdb" -D "$PGD/data" -A trust -U postgres -E UTF8 --locale=C >/dev/null
+fi
+PORT=$(lib_free_port)
+"${AS[@]}" "$PG_BIN/pg_ctl" -D "$PGD/data" -l "$PGD/server.log" -w -t 120 \
+    -o "-c listen_addresses=127.0.0.1 -p $PORT -k $PGD -c shared_buffers=256MB -c max_wal_size=4GB" \
+    start >/dev/null
+PGURL="postgresql://postgres@127.0.0.1:$PORT"
+
+# 1. load, outside the lock
+load() { # label url n
+    local label=$1 url=$2 n=$3
+    if [ -f "$data/$label.loaded" ]; then
+        log "$label: reusing $(cat "$data/$label.loaded")"
+        return
+    fi
+    log "$label: loading $n certificates"
+    nice -n 19 "$LOADER" --url "$url" --count "$n" --sorted --load-only --batch 10000 \
+        --sample 400000 --sample-out "$data/$label.serials" >"$data/$label.load"
+    echo "$(cat "$data/$label.load")" >"$data/$label.loaded"
+    log "$label: $(cat "$data/$label.load")"
+}
+for db in small big; do
+    psql "$PGURL/postgres" -Atc "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 ||
+        psql "$PGURL/postgres" -qc "CREATE DATABASE $db"
+done
+load sqlite-small "sqlite:$data/small.db" "$small"
+load sqlite-big "sqlite:$data/big.db" "$count"
+load pg-small "$PGURL/small" "$small"
+load pg-big "$PGURL/big" "$count"
+
+# The CA whose intermediate answers for all four stores (its own store stays in DIR).
+D=$data/ca
+if [ ! -f "$D/ztca.conf" ]; then
+    "$ZTCA" init --dir "$D" --trust-domain scale.example >/dev/null
+fi
+
+# 2. timed, under the lock
+exec 9>/tmp/ztca-bench.lock
+log "waiting for /tmp/ztca-bench.lock"
+flock 9
+rss() { awk -v k="$2:" '$1 == k {print int($2 / 1024)}' "/proc/$1/status"; }
+measure() { # label url
+    local label=$1 url=$2 port pid first
+    port=$(lib_free_port)
+    "${SRV[@]}" "$ZTCA" serve --dir "$D" --listen-http "127.0.0.1:$port" --listen-https none \
+        --role ocsp --store "$url" 2>"$data/$label.serve.log" &
+    pid=$!
+    PIDS+=("$pid")
+    lib_wait_http "http://127.0.0.1:$port/healthz" 60 || { echo "$label: serve did not start" >&2 && exit 1; }
+    first=$(head -1 "$data/$label.serials")
+    openssl ocsp -issuer "$D/ca/intermediate.pem" -serial "0x$first" -no_nonce \
+        -reqout "$data/$label.req.der" >/dev/null 2>&1
+    # The answer must be "good": an unknown serial would measure the wrong path.
+    curl -fsS --data-binary "@$data/$label.req.der" -H 'Content-Type: application/ocsp-request' \
+        "http://127.0.0.1:$port/ocsp" -o "$data/$label.resp.der"
+    openssl ocsp -respin "$data/$label.resp.der" -resp_text -noverify 2>/dev/null |
+        grep -q 'Cert Status: good' || { echo "$label: the OCSP answer is not good" >&2 && exit 1; }
+    local idle hit miss
+    sleep 1
+    idle=$(rss "$pid" VmRSS)
+    "${CLI[@]}" wrk -t1 -c8 -d3s -s bench/scale/ocsp.lua "http://127.0.0.1:$port" -- \
+        "$data/$label.req.der" "$data/$label.serials" 1000 >/dev/null
+    hit=$("${CLI[@]}" wrk -t1 -c8 -d"${secs}s" -s bench/scale/ocsp.lua "http://127.0.0.1:$port" -- \
+        "$data/$label.req.der" "$data/$label.serials" 1000 | grep '^RESULT')
+    miss=$("${CLI[@]}" wrk -t1 -c8 -d"${secs}s" -s bench/scale/ocsp.lua "http://127.0.0.1:$port" -- \
+        "$data/$label.req.der" "$data/$label.serials" 400000 | grep '^RESULT')
+    local load_rss hwm
+    load_rss=$(rss "$pid" VmRSS)
+    hwm=$(rss "$pid" VmHWM)
+    kill "$pid"
+    wait "$pid" 2>/dev/null || true
+    row "$label" hit "$hit" "$idle" "$load_rss" "$hwm"
+    row "$label" miss "$miss" "$idle" "$load_rss" "$hwm"
+}
+field() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
+row() { # label mix result idle load hwm
+    local n
+    n=$(cut -d' ' -f2 "$data/$1.loaded")
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s/%s |\n' "${1%-*}" "$n" "$2" \
+        "$(field req_s "$3")" "$(awk -v u="$(field p50_us "$3")" 'BEGIN {printf "%.2f", u / 1000}')" \
+        "$(awk -v u="$(field p99_us "$3")" 'BEGIN {printf "%.2f", u / 1000}')" \
+        "$(awk -v u="$(field p999_us "$3")" 'BEGIN {printf "%.2f", u / 1000}')" \
+        "$(awk -v u="$(field max_us "$3")" 'BEGIN {printf "%.1f", u / 1000}')" \
+        "$(($(field non2xx "$3") + $(field errors "$3")))" "$4" "$5" "$6" >>"$data/table"
+}
+: >"$data/table"
+log "measuring ($secs s per mix)"
+measure sqlite-small "sqlite:$data/small.db"
+measure sqlite-big "sqlite:$data/big.db"
+measure pg-small "$PGURL/small"
+measure pg-big "$PGURL/big"
+flock -u 9
+
+echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
+echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -sr); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "ztca serve --role ocsp on CPU0, wrk -t1 -c8 keep-alive POST /ocsp on CPU1, ${secs} s per mix"
+echo "stores: SQLite $(du -h "$data/small.db" | cut -f1) / $(du -h "$data/big.db" | cut -f1); PostgreSQL $(psql "$PGURL/postgres" -Atc "SELECT pg_size_pretty(pg_database_size('small')) || ' / ' || pg_size_pretty(pg_database_size('big'))")"
+for l in sqlite-small sqlite-big pg-small pg-big; do echo "load $l: $(cat "$data/$l.loaded")"; done
+echo
+echo "| store | certificates | mix | answers/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | RSS MiB idle/load/peak |"
+echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+sed 's/^| sqlite /| SQLite /; s/^| pg /| PostgreSQL /' "$data/table"
