@@ -673,6 +673,95 @@ test_cert_batch(void)
     store_close(s);
 }
 
+static ztca_rc
+test_keep_subject(void *ctx, const store_audit_entry *e)
+{
+    test_bag *b = ctx;
+    if (b->num < 64) {
+        snprintf(b->keys[b->num], sizeof(b->keys[b->num]), "%s", e->subject);
+        b->seq[b->num++] = e->seq;
+    }
+    return ZTCA_RC_OK;
+}
+
+/* The bulk path (COPY on PostgreSQL, rows in serial order on both): a batch given in descending
+ * order with NULL and non-ASCII columns and bodies large enough to need several COPY buffers.
+ * Each row must keep its own fields and body, the audit entries the caller's order; a duplicate
+ * inside the batch, after the first buffers went out, refuses the whole batch. */
+static void
+test_cert_batch_bulk(void)
+{
+    store *s = test_open();
+    enum { N = 40, BODY = 60000 }; /* 40 x 60 KB: about ten 256 KiB COPY buffers */
+    store_cert certs[N];
+    store_audit_event evs[N];
+    char names[N][8];
+    uint8_t *bodies = malloc((size_t)N * BODY);
+    CU_ASSERT_FATAL(bodies != NULL);
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "%04zx", 0x0900 - i); /* descending */
+        test_cert(&certs[i], names[i], i % 2 == 0 ? "dev-b\xc3\xa9" : NULL,
+                  i % 3 == 0 ? "\xe2\x82\xac-user" : NULL, T0 + (ztca_time)i);
+        certs[i].issued_at = T0 + 1000 + (ztca_time)i;
+        memset(bodies + i * BODY, (int)i + 1, BODY);
+        certs[i].der = bodies + i * BODY;
+        certs[i].der_len = i == 5 ? 1 : BODY;
+        evs[i] = test_ev("cert.import", names[i]);
+    }
+    UNIT_ASSERT_OK(store_cert_insert_batch(s, certs, evs, N));
+    for (size_t i = 0; i < N; i++) {
+        store_cert got;
+        UNIT_ASSERT_OK(store_cert_get(s, names[i], true, &got));
+        CU_ASSERT_STRING_EQUAL(got.device_id, i % 2 == 0 ? "dev-b\xc3\xa9" : "");
+        CU_ASSERT_STRING_EQUAL(got.user, i % 3 == 0 ? "\xe2\x82\xac-user" : "");
+        CU_ASSERT_STRING_EQUAL(got.profile, "agent");
+        CU_ASSERT_EQUAL(got.not_before, T0 - 7200);
+        CU_ASSERT_EQUAL(got.not_after, T0 + (ztca_time)i);
+        CU_ASSERT_EQUAL(got.issued_at, T0 + 1000 + (ztca_time)i);
+        CU_ASSERT_EQUAL(got.status, STORE_CERT_GOOD);
+        CU_ASSERT_EQUAL(got.reason, STORE_REASON_NONE);
+        CU_ASSERT_EQUAL(got.revoked_at, 0);
+        CU_ASSERT_EQUAL_FATAL(got.der_len, i == 5 ? 1 : (size_t)BODY);
+        CU_ASSERT_EQUAL(memcmp(got.der, bodies + i * BODY, got.der_len), 0);
+        store_cert_free(&got);
+    }
+    /* NULL stays NULL (not ""): offline certificates are found by "device_id IS NULL". */
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificates WHERE device_id IS NULL"),
+                    N / 2);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificates WHERE user_name IS NULL"),
+                    N - (N + 2) / 3);
+    test_bag b;
+    memset(&b, 0, sizeof(b));
+    UNIT_ASSERT_OK(store_audit_list(s, 0, 64, test_keep_subject, &b));
+    CU_ASSERT_EQUAL_FATAL(b.num, N);
+    for (size_t i = 0; i < N; i++) {
+        CU_ASSERT_STRING_EQUAL(b.keys[i], names[i]); /* the caller's order, not the serials' */
+        CU_ASSERT_EQUAL(b.seq[i], (int64_t)i + 1);
+    }
+    CU_ASSERT_EQUAL(test_verify_count(s), N);
+    /* New serials, but the last repeats the first: refused after most rows were sent. */
+    for (size_t i = 0; i < N; i++) {
+        snprintf(names[i], sizeof(names[i]), "%04zx", 0x2000 + i);
+        snprintf(certs[i].serial, sizeof(certs[i].serial), "%s", names[i]);
+    }
+    snprintf(certs[N - 1].serial, sizeof(certs[N - 1].serial), "%s", names[0]);
+    UNIT_ASSERT_ERR(store_cert_insert_batch(s, certs, evs, N), ZTCA_ERR_CONFLICT);
+    store_cert_state st;
+    UNIT_ASSERT_ERR(store_cert_status_get(s, "2000", &st), ZTCA_ERR_NOT_FOUND);
+    UNIT_ASSERT_ERR(store_cert_status_get(s, "2001", &st), ZTCA_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificates"), N);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM certificate_bodies"), N);
+    CU_ASSERT_EQUAL(test_raw_count("SELECT count(*) FROM audit_log"), N);
+    CU_ASSERT_EQUAL(test_verify_count(s), N);
+    /* The handle is usable after the refused batch: the chain continues from N. */
+    snprintf(certs[N - 1].serial, sizeof(certs[N - 1].serial), "%s", "2fff");
+    UNIT_ASSERT_OK(store_cert_insert_batch(s, certs, evs, N));
+    CU_ASSERT_EQUAL(test_verify_count(s), 2 * N);
+    UNIT_ASSERT_OK(store_cert_status_get(s, "2fff", &st));
+    free(bodies);
+    store_close(s);
+}
+
 /* ---- users, devices, agents ------------------------------------------------------------------ */
 
 static void
@@ -2250,6 +2339,7 @@ static const unit_test test_store_tests[] = {
     { "cert_status", test_cert_status },
     { "cert_lists", test_cert_lists },
     { "cert_batch", test_cert_batch },
+    { "cert_batch_bulk", test_cert_batch_bulk },
     { "device_lifecycle", test_device_lifecycle },
     { "users_agents", test_users_agents },
     { "tokens", test_tokens },
