@@ -213,9 +213,9 @@ void store_cert_free(store_cert *c);
  * transaction. The serial must be new: CONFLICT otherwise (the database enforces it; issue again
  * with a new serial). Hand the certificate out only after this returned OK. */
 ZTCA_RC store_cert_insert(store *s, const store_cert *c, const store_audit_event *ev);
-/* store_cert_insert_batch: `num` certificates with one audit entry each (evs[i]) in one
- * transaction, all or nothing (CONFLICT if any serial exists). For bulk loads and imports;
- * PostgreSQL pipelines the statements. */
+/* store_cert_insert_batch: `num` certificates with one audit entry each (evs[i], chained in
+ * that order) in one transaction, all or nothing (CONFLICT if any serial exists or repeats). For
+ * bulk loads and imports: rows go in serial order, on PostgreSQL as one COPY per table. */
 ZTCA_RC store_cert_insert_batch(store *s, const store_cert *certs, const store_audit_event *evs,
                                 size_t num);
 /* store_cert_get: the row, and its DER when with_der (malloc'd into out->der; free with

@@ -98,12 +98,12 @@ store_cert_add_batch(store *s, const store_cert *certs, const store_audit_event 
     ZTCA_CHECK(store_head_load(s));
     p = ztca_calloc(num, 8 * sizeof(*p));
     hashes = ztca_calloc(num, sizeof(*hashes));
-    sorted = ztca_calloc(num, sizeof(*sorted));
+    sorted = ztca_calloc(num, sizeof(const store_cert *));
     ZTCA_REQUIRE(p != NULL && hashes != NULL && sorted != NULL, ZTCA_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < num; i++) {
         sorted[i] = &certs[i];
     }
-    qsort(sorted, num, sizeof(*sorted), store_cert_by_serial);
+    qsort(sorted, num, sizeof(const store_cert *), store_cert_by_serial);
     ztca_time now = ztca_now();
     for (size_t i = 0; i < num; i++) {
         const store_cert *c = sorted[i];

@@ -478,7 +478,7 @@ store_pg_copy_sql(store_stmt id)
     }
 }
 
-#define STORE_PG_COPY_BUF (256 * 1024)
+#define STORE_PG_COPY_BUF ((size_t)256 * 1024)
 
 typedef struct store_pg_copybuf {
     uint8_t *b;
