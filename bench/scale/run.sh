@@ -86,7 +86,7 @@ load() { # label url n
     log "$label: loading $n certificates"
     nice -n 19 "$LOADER" --url "$url" --count "$n" --sorted --load-only --batch 10000 \
         --sample 400000 --sample-out "$data/$label.serials" >"$data/$label.load"
-    echo "$(cat "$data/$label.load")" >"$data/$label.loaded"
+    cp "$data/$label.load" "$data/$label.loaded"
     log "$label: $(cat "$data/$label.load")"
 }
 for db in small big; do
