@@ -14,12 +14,13 @@
 # coverage features over the committed seeds: the candidates to commit (as content-hash seeds).
 #
 # usage: tests/fuzz/campaign.sh [--target NAME]... [--runs N] [--max-time S] [--slice S]
-#                               [--build DIR] [--work DIR]
+#                               [--build DIR] [--work DIR] [--report]
 #   --runs N      executions per target, in total         (default 10000000)
 #   --max-time S  seconds per target, in total            (default 1800)
 #   --slice S     at most S seconds per target this time  (default: no cap)
 #   --build DIR   clang build with -DZTCA_FUZZ=ON          (default build-fuzzcamp)
 #   --work DIR    scratch corpora, crashes, state, logs   (default /var/tmp/ztca-fuzzcamp)
+#   --report      print the totals as a markdown table and stop (docs/reliability.md)
 # One summary line per target goes to stdout and WORK/summary.log.
 set -euo pipefail
 
@@ -31,6 +32,7 @@ slice=0
 build=$top/build-fuzzcamp
 work=/var/tmp/ztca-fuzzcamp
 targets=()
+report=no
 
 # Most exposed first: parsers of unauthenticated network bytes, then authenticated request
 # bodies and TPM blobs, then certificates and files an operator hands over.
@@ -47,6 +49,7 @@ while [ $# -gt 0 ]; do
     --slice) slice=$2; shift 2 ;;
     --build) build=$(cd "$2" && pwd); shift 2 ;;
     --work) work=$2; shift 2 ;;
+    --report) report=yes; shift ;;
     *) usage ;;
     esac
 done
@@ -57,6 +60,25 @@ for bin in "$build"/tests/fuzz_*; do
     name=${bin##*/fuzz_}
     [[ " ${order[*]} " == *" $name "* ]] || order+=("$name")
 done
+
+report() {
+    local t done_runs done_time done_crashes dir files
+    echo "| target | executions | exec/s | time (s) | goal | corpus (files, KB) | committed seeds | crashes |"
+    echo "|---|---:|---:|---:|---|---:|---:|---:|"
+    for t in "${order[@]}"; do
+        [[ " ${targets[*]} " == *" $t "* ]] || continue
+        dir=$work/$t done_runs=0 done_time=0 done_crashes=0 files=-
+        # shellcheck disable=SC1091
+        [ -f "$dir/state" ] && . "$dir/state"
+        [ -d "$dir/corpus" ] && files="$(find "$dir/corpus" -type f | wc -l), $(du -sk --apparent-size "$dir/corpus" | cut -f1)"
+        local goal=no
+        { [ "$done_runs" -ge "$goal_runs" ] || [ "$done_time" -ge "$goal_time" ]; } && goal=yes
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$done_runs" \
+            "$((done_runs / (done_time > 0 ? done_time : 1)))" "$done_time" "$goal" "$files" \
+            "$(find "$here/corpus/$t" -type f | wc -l)" "$done_crashes"
+    done
+}
+[ "$report" = no ] || { report; exit 0; }
 
 mkdir -p "$work"
 exec 9>"$work/lock"
