@@ -36,7 +36,7 @@ report=no
 
 # Most exposed first: parsers of unauthenticated network bytes, then authenticated request
 # bodies and TPM blobs, then certificates and files an operator hands over.
-order=(ocsp_req api_request csr verify enroll_request jwt attest_attest attest_signature attest_ak_public
+order=(ocsp_req api_request signer_msg csr verify enroll_request jwt attest_attest attest_signature attest_ak_public
     attest_ek_public authz_request der cert_info cert crl pem config key jwks provisioner store_url
     store_json agent_files ocsp_resp duration trust)
 
