@@ -1,9 +1,15 @@
 /* bench_issue: certificates per second through POST /v1/certs of a running `ztca serve`, against
- * the raw signing (and CSR-verifying) rate of the same CA key in this process, in the same run.
+ * the raw signing (and CSR-verifying) rate of the same CA key in this process, in the same run,
+ * and against cfssl's sign API driven by the same client with the same concurrency.
  *
- * usage: bench_issue DIR HTTPS_URL REQUESTS CONNECTIONS SECONDS_RAW
+ * usage: bench_issue DIR HTTPS_URL REQUESTS CONNECTIONS SECONDS_RAW [CFSSL_URL]
+ *        bench_issue --raw DIR SECONDS THREADS
  *   DIR holds the CA (admin certificate, root, intermediate key); the server must run on it.
- * Prints a table and the ratios; tokens are made first through POST /v1/tokens (also timed). */
+ *   Tokens are made first through POST /v1/tokens (also timed), then REQUESTS issuances; with
+ *   CFSSL_URL (http://host:port of `cfssl serve`) REQUESTS more through its
+ *   /api/v1/cfssl/sign with the same CSR and CONNECTIONS. SECONDS_RAW 0 leaves out the raw rate;
+ *   --raw measures only it (bench/issue/run.sh runs it on the server's CPU, the client on the
+ *   other). Prints `RESULT key value` lines; the first form also a table. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +54,10 @@ typedef struct bench_shared {
     const char *url;
     char **tokens;
     size_t num;
-    const char *body; /* the POST /v1/certs JSON, without the token */
+    const char *body; /* the POST JSON (ztca: without the token, which goes in a header) */
+    const char *path; /* "/v1/certs" or cfssl's "/api/v1/cfssl/sign" */
+    long want;        /* the status of a success: 201 (ztca), 200 (cfssl) */
+    bool is_cfssl;    /* no token, no client TLS; success also needs "success":true */
     size_t next;      /* next request to send */
     pthread_mutex_t lock;
     size_t ok, failed;
@@ -99,7 +108,7 @@ bench_worker(void *arg)
     char url[1024], auth[256];
     bench_buf buf = { NULL, 0 };
     CURL *c = bench_curl(s->dir, false);
-    snprintf(url, sizeof(url), "%s/v1/certs", s->url);
+    snprintf(url, sizeof(url), "%s%s", s->url, s->path);
     for (;;) {
         pthread_mutex_lock(&s->lock);
         size_t i = s->next < s->num ? s->next++ : s->num;
@@ -108,14 +117,20 @@ bench_worker(void *arg)
             break;
         }
         struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->tokens[i]);
-        h = curl_slist_append(h, auth);
+        if (!s->is_cfssl) {
+            snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s->tokens[i]);
+            h = curl_slist_append(h, auth);
+        }
         double t0 = bench_now();
         long status = bench_post(c, url, s->body, h, &buf);
         s->latency[i] = bench_now() - t0;
         curl_slist_free_all(h);
+        /* cfssl answers 200 with "success":false for a refused request. */
+        bool good =
+            status == s->want
+            && (!s->is_cfssl || (buf.p != NULL && strstr(buf.p, "\"success\":true") != NULL));
         pthread_mutex_lock(&s->lock);
-        if (status == 201) {
+        if (good) {
             s->ok++;
         } else {
             s->failed++;
@@ -167,17 +182,115 @@ bench_raw_worker(void *arg)
     return NULL;
 }
 
+/* Sends s->num requests over `conns` keep-alive connections; returns the wall time taken and
+ * sorts s->latency. */
+static double
+bench_drive(bench_shared *s, size_t conns)
+{
+    pthread_t *threads = calloc(conns, sizeof(pthread_t));
+    if (threads == NULL) {
+        return 0;
+    }
+    s->next = 0;
+    s->ok = 0;
+    s->failed = 0;
+    double t0 = bench_now();
+    for (size_t i = 0; i < conns; i++) {
+        pthread_create(&threads[i], NULL, bench_worker, s);
+    }
+    for (size_t i = 0; i < conns; i++) {
+        pthread_join(threads[i], NULL);
+    }
+    double took = bench_now() - t0;
+    free(threads);
+    qsort(s->latency, s->num, sizeof(double), bench_cmp);
+    return took;
+}
+
+/* Pairs of sign + verify per second of DIR's intermediate key, `threads` threads sharing one
+ * signer (as the server's worker threads do); 0 when the key cannot be loaded. */
+static double
+bench_raw_rate(const char *dir, double seconds, size_t threads, ca_rng *rng,
+               const char **out_backend)
+{
+    char key_path[4096];
+    snprintf(key_path, sizeof(key_path), "%s/private/intermediate.key", dir);
+    FILE *f = fopen(key_path, "rb");
+    char keypem[16384];
+    size_t keylen = f != NULL ? fread(keypem, 1, sizeof(keypem), f) : 0;
+    if (f != NULL) {
+        fclose(f);
+    }
+    ca_key *ik = NULL;
+    ca_signer *signer = NULL;
+    if (!ZTCA_IS_OK(ca_key_parse(&ik, (uint8_t *)keypem, keylen, NULL, 0))
+        || !ZTCA_IS_OK(ca_signer_new(&signer, ik, rng))) {
+        fprintf(stderr, "cannot load %s (unencrypted keys only)\n", key_path);
+        ca_key_free(ik);
+        return 0;
+    }
+    /* the signer owns the key now */
+    size_t spki_len = 0;
+    const uint8_t *spki = ca_signer_spki(signer, &spki_len);
+    bench_raw raws[16];
+    pthread_t rt[16];
+    if (threads > 16) {
+        threads = 16;
+    }
+    for (size_t i = 0; i < threads; i++) {
+        raws[i] = (bench_raw){ signer, spki, spki_len, seconds, 0, 0 };
+        pthread_create(&rt[i], NULL, bench_raw_worker, &raws[i]);
+    }
+    size_t verifies = 0;
+    for (size_t i = 0; i < threads; i++) {
+        pthread_join(rt[i], NULL);
+        verifies += raws[i].verifies;
+    }
+    *out_backend = ca_crypto_backend_name(ca_signer_backend(signer));
+    ca_signer_free(signer);
+    return (double)verifies / seconds; /* complete sign + verify pairs per second */
+}
+
+static void
+bench_result_rate(const char *who, const bench_shared *s, double took)
+{
+    printf("RESULT issue_%s_per_s %.1f\n", who, took > 0 ? (double)s->ok / took : 0);
+    printf("RESULT issue_%s_p50_ms %.2f\n", who, s->latency[s->num / 2] * 1e3);
+    printf("RESULT issue_%s_p99_ms %.2f\n", who, s->latency[s->num * 99 / 100] * 1e3);
+    printf("RESULT issue_%s_ok %zu\nRESULT issue_%s_failed %zu\n", who, s->ok, who, s->failed);
+}
+
 int
 main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s DIR HTTPS_URL REQUESTS CONNECTIONS SECONDS_RAW\n", argv[0]);
+    if (argc == 5 && strcmp(argv[1], "--raw") == 0) {
+        ca_rng *rng = NULL;
+        const char *backend = "?";
+        if (!ZTCA_IS_OK(ca_rng_new(&rng))) {
+            return 1;
+        }
+        double raw = bench_raw_rate(argv[2], strtod(argv[3], NULL),
+                                    (size_t)strtoul(argv[4], NULL, 10), rng, &backend);
+        printf("RESULT issue_raw_sign_verify_per_s %.1f\nRESULT issue_raw_backend %s\n", raw,
+               backend);
+        ca_rng_free(rng);
+        return raw > 0 ? 0 : 1;
+    }
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr,
+                "usage: %s DIR HTTPS_URL REQUESTS CONNECTIONS SECONDS_RAW [CFSSL_URL]\n"
+                "       %s --raw DIR SECONDS THREADS\n",
+                argv[0], argv[0]);
         return 2;
     }
-    const char *dir = argv[1], *url = argv[2];
+    const char *dir = argv[1], *url = argv[2], *cfssl_url = argc == 7 ? argv[6] : NULL;
     size_t num = (size_t)strtoul(argv[3], NULL, 10);
     size_t conns = (size_t)strtoul(argv[4], NULL, 10);
     double raw_seconds = strtod(argv[5], NULL);
+    if (num == 0 || conns == 0) {
+        fprintf(stderr, "REQUESTS and CONNECTIONS must be positive\n");
+        return 2;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     /* 1. tokens, through the admin API on one keep-alive connection */
@@ -186,6 +299,8 @@ main(int argc, char **argv)
     s.dir = dir;
     s.url = url;
     s.num = num;
+    s.path = "/v1/certs";
+    s.want = 201;
     s.tokens = calloc(num, sizeof(char *));
     s.latency = calloc(num, sizeof(double));
     pthread_mutex_init(&s.lock, NULL);
@@ -209,10 +324,10 @@ main(int argc, char **argv)
     curl_slist_free_all(h);
     curl_easy_cleanup(admin);
 
-    /* 2. one CSR, made here with a P-256 key (a CSR verify per issuance, as in production) */
+    /* 2. one CSR (P-256, made by bench/issue/run.sh): a CSR verify per issuance, as in production
+     */
     ca_rng *rng = NULL;
-    ca_key *k = NULL;
-    if (!ZTCA_IS_OK(ca_rng_new(&rng)) || !ZTCA_IS_OK(ca_key_generate(&k, rng, CA_KEY_P256))) {
+    if (!ZTCA_IS_OK(ca_rng_new(&rng))) {
         return 1;
     }
     char csr_path[4096];
@@ -229,75 +344,74 @@ main(int argc, char **argv)
     json_t *body = json_pack("{s:s, s:s}", "csr", csr, "ttl", "1h");
     char *body_text = json_dumps(body, JSON_COMPACT);
     json_decref(body);
-    s.body = body_text;
+    body = json_pack("{s:s}", "certificate_request", csr);
+    char *cfssl_text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
 
-    /* 3. issuance, `conns` keep-alive connections */
-    pthread_t *threads = calloc(conns, sizeof(pthread_t));
-    t0 = bench_now();
-    for (size_t i = 0; i < conns; i++) {
-        pthread_create(&threads[i], NULL, bench_worker, &s);
+    /* 3. issuance, `conns` keep-alive connections; then cfssl with the same client */
+    s.body = body_text;
+    double issue_s = bench_drive(&s, conns);
+    double rate = (double)s.ok / issue_s;
+    size_t ok = s.ok, failed = s.failed;
+    double p50 = s.latency[num / 2], p99 = s.latency[num * 99 / 100];
+    bench_result_rate("ztca", &s, issue_s);
+    printf("RESULT issue_tokens_per_s %.1f\n", (double)num / token_s);
+    double cfssl_rate = 0, cfssl_p50 = 0, cfssl_p99 = 0;
+    size_t cfssl_ok = 0, cfssl_failed = 0;
+    if (cfssl_url != NULL) {
+        s.url = cfssl_url;
+        s.path = "/api/v1/cfssl/sign";
+        s.want = 200;
+        s.is_cfssl = true;
+        s.body = cfssl_text;
+        double cfssl_s = bench_drive(&s, conns);
+        cfssl_rate = (double)s.ok / cfssl_s;
+        cfssl_ok = s.ok;
+        cfssl_failed = s.failed;
+        cfssl_p50 = s.latency[num / 2];
+        cfssl_p99 = s.latency[num * 99 / 100];
+        bench_result_rate("cfssl", &s, cfssl_s);
     }
-    for (size_t i = 0; i < conns; i++) {
-        pthread_join(threads[i], NULL);
-    }
-    double issue_s = bench_now() - t0;
-    qsort(s.latency, num, sizeof(double), bench_cmp);
 
     /* 4. raw sign + verify rate of the same intermediate key, one thread per core */
-    char key_path[4096];
-    snprintf(key_path, sizeof(key_path), "%s/private/intermediate.key", dir);
-    f = fopen(key_path, "rb");
-    char keypem[16384];
-    size_t keylen = f != NULL ? fread(keypem, 1, sizeof(keypem), f) : 0;
-    if (f != NULL) {
-        fclose(f);
+    const char *backend = "?";
+    double raw_rate = 0;
+    if (raw_seconds > 0) {
+        raw_rate = bench_raw_rate(dir, raw_seconds, conns < 2 ? conns : 2, rng, &backend);
+        if (raw_rate <= 0) {
+            return 1;
+        }
+        printf("RESULT issue_raw_sign_verify_per_s %.1f\nRESULT issue_raw_backend %s\n", raw_rate,
+               backend);
     }
-    ca_key *ik = NULL;
-    ca_signer *signer = NULL;
-    if (!ZTCA_IS_OK(ca_key_parse(&ik, (uint8_t *)keypem, keylen, NULL, 0))
-        || !ZTCA_IS_OK(ca_signer_new(&signer, ik, rng))) {
-        fprintf(stderr, "cannot load %s (unencrypted keys only)\n", key_path);
-        return 1;
-    }
-    size_t spki_len = 0;
-    const uint8_t *spki = ca_signer_spki(signer, &spki_len);
-    size_t cores = conns < 2 ? conns : 2;
-    bench_raw raws[2];
-    pthread_t rt[2];
-    for (size_t i = 0; i < cores; i++) {
-        raws[i] = (bench_raw){ signer, spki, spki_len, raw_seconds, 0, 0 };
-        pthread_create(&rt[i], NULL, bench_raw_worker, &raws[i]);
-    }
-    size_t signs = 0, verifies = 0;
-    for (size_t i = 0; i < cores; i++) {
-        pthread_join(rt[i], NULL);
-        signs += raws[i].signs;
-        verifies += raws[i].verifies;
-    }
-    double raw_rate = (double)signs / raw_seconds; /* sign + verify pairs per second */
 
-    double rate = (double)s.ok / issue_s;
     printf("| figure | value |\n| --- | --- |\n");
     printf("| tokens via POST /v1/tokens (1 connection) | %.0f/s |\n", (double)num / token_s);
-    printf("| issuances via POST /v1/certs (%zu connections) | %.0f/s (%zu ok, %zu failed) |\n",
-           conns, rate, s.ok, s.failed);
-    printf("| issuance latency p50 / p99 | %.1f / %.1f ms |\n", s.latency[num / 2] * 1e3,
-           s.latency[num * 99 / 100] * 1e3);
-    printf("| raw sign+verify of the same key, %zu threads in process (%s) | %.0f/s |\n", cores,
-           ca_crypto_backend_name(ca_signer_backend(signer)), raw_rate);
-    printf("| ratio issuance / raw sign+verify | %.2f |\n", rate / raw_rate);
-    (void)verifies;
-    ca_signer_free(signer);
-    ca_key_free(k);
+    printf("| issuances via POST /v1/certs (%zu HTTPS connections) | %.0f/s (%zu ok, %zu failed) "
+           "|\n",
+           conns, rate, ok, failed);
+    printf("| issuance latency p50 / p99 | %.1f / %.1f ms |\n", p50 * 1e3, p99 * 1e3);
+    if (cfssl_url != NULL) {
+        printf("| peer: cfssl sign API (%zu plain HTTP connections) | %.0f/s (%zu ok, %zu failed) "
+               "|\n",
+               conns, cfssl_rate, cfssl_ok, cfssl_failed);
+        printf("| cfssl latency p50 / p99 | %.1f / %.1f ms |\n", cfssl_p50 * 1e3, cfssl_p99 * 1e3);
+        printf("| ratio issuance ztca / cfssl | %.2f |\n", rate / cfssl_rate);
+    }
+    if (raw_seconds > 0) {
+        printf("| raw sign+verify of the same key, %zu threads in process (%s) | %.0f/s |\n",
+               conns < 2 ? conns : 2, backend, raw_rate);
+        printf("| ratio issuance / raw sign+verify | %.2f |\n", rate / raw_rate);
+    }
     ca_rng_free(rng);
     for (size_t i = 0; i < num; i++) {
         free(s.tokens[i]);
     }
     free(s.tokens);
     free(s.latency);
-    free(threads);
     free(body_text);
+    free(cfssl_text);
     free(buf.p);
     curl_global_cleanup();
-    return s.failed == 0 ? 0 : 1;
+    return failed == 0 && cfssl_failed == 0 ? 0 : 1;
 }

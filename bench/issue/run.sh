@@ -1,42 +1,70 @@
 #!/usr/bin/env bash
-# bench/issue: certificates per second through POST /v1/certs, beside the raw sign+verify rate
-# of the same CA key on this machine in the same run. Builds an optimized ztca first.
-#   bench/issue/run.sh [--store sqlite|postgres] [--threads N] [REQUESTS] [CONNECTIONS]
-# --store postgres starts a throwaway PostgreSQL 15 on loopback with fsync ON (the durable
-# setting, as SQLite's synchronous=FULL); --threads is `ztca serve --threads` (default: cores).
+# bench/issue: certificates per second through POST /v1/certs, beside, in the same run: cfssl's
+# sign API (golang-cfssl `cfssl serve`, an ECDSA P-256 CA) driven by the same client with the same
+# concurrency, and the raw sign+verify rate of the same CA key on the server's CPU.
+#   bench/issue/run.sh [--quick] [--store sqlite|postgres] [--threads N] [REQUESTS] [CONNECTIONS]
+# Defaults: 3000 issuances per server over 8 keep-alive connections; --quick: 200. --store postgres
+# starts a throwaway PostgreSQL 15 on loopback with fsync ON (the durable setting, as SQLite's
+# synchronous=FULL); --threads is `ztca serve --threads` (default: cores). A second peer, of the
+# durable store: the rate of synchronous 4 KiB writes on its file system (dd). Servers
+# (ztca serve, cfssl serve) on CPU0, the client on CPU1 (../shared/notes/PEERS.md); the raw rate is
+# 2 threads on CPU0, the server's share of the machine. The asymmetry: each ztca issuance is an
+# HTTPS request with a one-time token (a token lookup and its consumption), a CSR verification, a
+# signature and a durable commit (certificate, body, audit entry); cfssl answers plain HTTP
+# (as `cfssl serve` serves it) and keeps nothing. Builds an optimized ztca in $ZTCA_BENCH_BUILD
+# (default build-bench). Prints a table and `RESULT key value` lines (bench/run reads them). Run it
+# under the bench lock: flock /tmp/ztca-bench.lock bench/issue/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
+requests=3000
 backend=sqlite
 threads=
 while [ $# -gt 0 ]; do
     case $1 in
-    --store) backend=$2; shift 2 ;;
-    --threads) threads=$2; shift 2 ;;
+    --quick) requests=200 ;;
+    --store) backend=$2 && shift ;;
+    --threads) threads=$2 && shift ;;
+    -*) echo "usage: $0 [--quick] [--store sqlite|postgres] [--threads N] [REQUESTS] [CONNECTIONS]" >&2 && exit 2 ;;
     *) break ;;
     esac
+    shift
 done
-case $backend in sqlite | postgres) ;; *) echo "--store sqlite|postgres" >&2; exit 2 ;; esac
-requests=${1:-3000}
+case $backend in sqlite | postgres) ;; *) echo "--store sqlite|postgres" >&2 && exit 2 ;; esac
+requests=${1:-$requests}
 conns=${2:-8}
-build=$top/build-bench
+raw_secs=3
+for tool in cfssl openssl curl python3 cmake; do
+    command -v "$tool" >/dev/null || { echo "missing: $tool" >&2 && exit 1; }
+done
+build=${ZTCA_BENCH_BUILD:-$top/build-bench}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target ztca bench_issue >/dev/null
+# shellcheck source=tests/integration/lib.sh
 . "$top/tests/integration/lib.sh"
+export SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent # openssl: no system CA bundle per call
+if [ "$(nproc)" -ge 2 ]; then
+    SRV=(taskset -c 0) CLI=(taskset -c 1) pinning="servers on CPU0, client on CPU1"
+else
+    SRV=() CLI=() pinning="not pinned (one core)"
+fi
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
 T=$(mktemp -d)
-pid=
+PIDS=()
 cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    [ -n "$pid" ] && wait "$pid" 2>/dev/null
+    set +e
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     pg_stop
     rm -rf "$T"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 store=()
 shown="SQLite (embedded, WAL, synchronous=FULL)"
 if [ "$backend" = postgres ]; then
     # pg_start turns fsync off for tests; a benchmark of durable commits needs it on.
-    pg_start "$T/pg" || { echo "cannot start PostgreSQL 15" >&2; exit 1; }
+    pg_start "$T/pg" || { echo "cannot start PostgreSQL 15" >&2 && exit 1; }
     "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null
     "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
         -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c fsync=on -c synchronous_commit=on" \
@@ -51,11 +79,32 @@ port=$(lib_free_port)
 http=$(lib_free_port)
 serve=(--dir "$T/ca" --listen-https "127.0.0.1:$port" --listen-http "127.0.0.1:$http")
 [ -n "$threads" ] && serve+=(--threads "$threads")
-"$build/ztca" serve "${serve[@]}" 2>/dev/null &
-pid=$!
-lib_wait_http "http://127.0.0.1:$http/healthz" 20
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d)"
-echo "store: $shown, $requests issuances, $conns keep-alive HTTPS connections, serve --threads ${threads:-$(nproc)}"
+"${SRV[@]}" "$build/ztca" serve "${serve[@]}" 2>/dev/null &
+PIDS+=($!)
+lib_wait_http "http://127.0.0.1:$http/healthz" 20 || { echo "ztca serve did not start" >&2 && exit 1; }
+
+# The peer: cfssl serve with a P-256 CA made by openssl, its default signing policy.
+mkdir "$T/cfssl"
+openssl ecparam -name prime256v1 -genkey -noout -out "$T/cfssl/ca-key.pem"
+openssl req -x509 -new -key "$T/cfssl/ca-key.pem" -subj /CN=cfssl-bench-ca -days 2 \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -out "$T/cfssl/ca.pem"
+cport=$(lib_free_port)
+"${SRV[@]}" cfssl serve -ca "$T/cfssl/ca.pem" -ca-key "$T/cfssl/ca-key.pem" -address 127.0.0.1 \
+    -port "$cport" -loglevel 5 >"$T/cfssl/log" 2>&1 &
+PIDS+=($!)
+python3 -c 'import json, sys; print(json.dumps({"certificate_request": open(sys.argv[1]).read()}))' \
+    "$T/ca/bench.csr" >"$T/cfssl/req.json"
+for _ in $(seq 100); do
+    curl -fsS --data-binary @"$T/cfssl/req.json" "http://127.0.0.1:$cport/api/v1/cfssl/sign" \
+        -o "$T/cfssl/out.json" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q '"success":true' "$T/cfssl/out.json" 2>/dev/null ||
+    { echo "cfssl serve did not sign:" >&2 && cat "$T/cfssl/log" >&2 && exit 1; }
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d), load before: $load0"
+echo "store: $shown, serve --threads ${threads:-$(nproc)}, $requests issuances per server, $conns keep-alive connections (ztca HTTPS, cfssl plain HTTP), $pinning; cfssl $(dpkg-query -W -f='${Version}' golang-cfssl 2>/dev/null || echo '?')"
 # The peer of a durable store: synchronous 4 KiB writes (one fsync each) on the file system the
 # store lives on, measured before and after the issuances (the disk is shared, so it drifts).
 fsync_rate() {
@@ -66,11 +115,27 @@ fsync_rate() {
     rm -f "$T/fsync.probe"
     echo $((n * 1000000000 / (t1 - t0)))
 }
+status=0
 f0=$(fsync_rate)
-"$build/bench/issue/bench_issue" "$T/ca" "https://127.0.0.1:$port" "$requests" "$conns" 3 | tee "$T/out"
+"${CLI[@]}" "$build/bench/issue/bench_issue" "$T/ca" "https://127.0.0.1:$port" "$requests" "$conns" 0 \
+    "http://127.0.0.1:$cport" >"$T/out" || status=1
 f1=$(fsync_rate)
-rate=$(sed -n 's/^| issuances via POST .* | \([0-9]*\)\/s .*/\1/p' "$T/out")
+# The raw rate with the server idle, on its CPU: 2 threads sharing one signer, as its workers do.
+"${SRV[@]}" "$build/bench/issue/bench_issue" --raw "$T/ca" "$raw_secs" 2 >>"$T/out" || status=1
+grep -v '^RESULT ' "$T/out"
+get() { awk -v k="$1" '$1 == "RESULT" && $2 == k { print $3 }' "$T/out"; }
+div() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else print "nan" }'; }
+z=$(get issue_ztca_per_s) c=$(get issue_cfssl_per_s) raw=$(get issue_raw_sign_verify_per_s)
+printf '| raw sign+verify of the same key, 2 threads on CPU0 (%s backend) | %.0f/s |\n' \
+    "$(get issue_raw_backend)" "${raw:-0}"
+echo "| ratio issuance ztca / raw sign+verify (target >= 0.70) | $(div "$z" "$raw") |"
 echo "| peer: 4 KiB O_DSYNC writes on the store's file system (dd), before / after | $f0/s / $f1/s |"
 # Above 1 only when issuances share durable commits (group commit): each commit costs a sync.
-awk -v r="${rate:-0}" -v a="$f0" -v b="$f1" \
-    'BEGIN { printf "| ratio issuance / O_DSYNC write rate (mean of before, after) | %.2f |\n", r / ((a + b) / 2) }'
+echo "| ratio issuance / O_DSYNC write rate (mean of before, after) | $(div "$z" "$(((f0 + f1) / 2))") |"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+grep '^RESULT ' "$T/out"
+echo "RESULT issue_ratio_cfssl $(div "$z" "$c")"
+echo "RESULT issue_ratio_raw $(div "$z" "$raw")"
+echo "RESULT issue_requests $requests"
+echo "RESULT issue_fsync_per_s $(((f0 + f1) / 2))"
+exit $status
