@@ -11,6 +11,7 @@
 # CPU0, clients on CPU1 (../shared/notes/PEERS.md). Builds an optimized ztca in build-bench-authz
 # first; --ztca BIN measures that binary instead (nginx is measured again in the same run, so
 # compare the ratios). Needs wrk, ab (apache2-utils), nginx, openssl, curl, python3, taskset, cmake.
+# Prints the tables and `RESULT authz_<figure> value` lines (bench/run reads them).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
@@ -363,6 +364,11 @@ ratio "(3) score changing / (1) cached" ztca_sig_wrk ztca_wrk
 # per request does not depend on that.
 printf '| server CPU per request, (1) ztca / (2) nginx | %s |\n' \
     "$(awk -v z="$(med ztca_wrk 5)" -v n="$(med nginx_wrk 5)" 'BEGIN { if (z > 0 && n > 0) printf "%.2f", z / n; else print "n/a" }')"
+echo # the medians again, for bench/run
+for k in ztca_wrk nginx_wrk ztca_sig_wrk ztca_ab nginx_ab; do
+    echo "RESULT authz_${k}_rps $(med "$k" 2)"
+    echo "RESULT authz_${k}_p99_ms $(med "$k" 4)"
+done
 if [ ${#WARN[@]} -gt 0 ]; then
     echo
     echo "warnings (figures above may be wrong):"

@@ -236,6 +236,22 @@ main(int argc, char **argv)
             }
         }
     }
+    /* The same figures for bench/run: RESULT crypto_<curve>_<op>_<mbedtls|openssl|speed>. */
+    static const char *const backend_keys[] = { "mbedtls", "openssl" };
+    for (int c = 0; c < 2; c++) {
+        for (int op = 0; op < BENCH_NUM_OPS; op++) {
+            const char *curve = c == 0 ? "p256" : "p384";
+            const char *name = op == BENCH_SIGN2 ? "sign2" : bench_op_names[op];
+            for (int b = 0; b < num_backends; b++) {
+                printf("RESULT crypto_%s_%s_%s %.0f\n", curve, name, backend_keys[b],
+                       bench_median(samples[c][b][op], runs));
+            }
+            if (op != BENCH_SIGN2) {
+                printf("RESULT crypto_%s_%s_speed %.0f\n", curve, name,
+                       speed[c][op == BENCH_VERIFY ? 1 : 0]);
+            }
+        }
+    }
     for (int c = 0; c < 2; c++) {
         for (int b = 0; b < num_backends; b++) {
             ca_signer_free(signers[c][b]);

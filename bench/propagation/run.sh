@@ -2,7 +2,7 @@
 # bench/propagation (issue 11): how fast a status change made on one node shows in the OCSP
 # answers of the others, on PostgreSQL, under OCSP load; and how OCSP throughput grows with the
 # number of `--role ocsp` nodes on this machine.
-#   bench/propagation/run.sh [--quick]
+#   bench/propagation/run.sh [--quick] [--changes N] [--seconds S]
 # A PostgreSQL primary and a streaming replica (started here, loopback only); node A and node B
 # on the primary; OCSP nodes O1..O4 on the replica. The changes are trust holds and releases
 # (signals -80 / 0 through A: each is a certificate status change in the change log, exactly as
@@ -12,18 +12,28 @@
 # While they run, wrk keeps the node being watched under OCSP load (cached GET answers of other
 # certificates). Then wrk against 1, 2 and 4 OCSP nodes at once: requests/s summed, and the
 # ratio to one node (on 2 cores this shows the ceiling, not the scaling of a real deployment).
-# Full: 300 changes per path, 10 s per throughput point (about 6 minutes); --quick: 40 and 3 s.
+# Full: 300 changes per path, 10 s per throughput point (about 6 minutes); --quick: 40 and 3 s;
+# --changes and --seconds set them apart. Prints a table and `RESULT prop_<figure> value` lines
+# (bench/run reads them).
 # Needs PostgreSQL 15 (postgresql), wrk, openssl, curl, python3, taskset, cmake; run as root.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
 n=300
 secs=10
-[ "${1:-}" = --quick ] && n=40 secs=3
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) n=40 secs=3 ;;
+    --changes) n=$2 && shift ;;
+    --seconds) secs=$2 && shift ;;
+    *) echo "usage: $0 [--quick] [--changes N] [--seconds S]" >&2 && exit 2 ;;
+    esac
+    shift
+done
 for tool in wrk openssl curl python3 taskset cmake; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2 && exit 1; }
 done
-build=$top/build-bench-propagation
+build=${ZTCA_BENCH_BUILD:-$top/build-bench-propagation}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target ztca bench_trust >/dev/null
 ZTCA=$build/ztca
@@ -97,8 +107,8 @@ openssl req -new -key "$T/load.key" -subj /CN=x -out "$T/load.csr"
 openssl ocsp -issuer "$D/ca/intermediate.pem" -cert "$T/load.pem" -no_nonce -reqout "$T/load.der" >/dev/null 2>&1
 GETPATH=$(base64 -w0 "$T/load.der" | sed 's/+/%2B/g; s|/|%2F|g; s/=/%3D/g')
 
-latency() { # label ocsp-port pause-ms -> prints the table row
-    local label=$1 port=$2 pause=$3
+latency() { # label ocsp-port pause-ms key -> prints the table row, keeps RESULT lines
+    local label=$1 port=$2 pause=$3 key=$4
     "${CLI[@]}" wrk -t1 -c16 -d600s "http://127.0.0.1:$port/ocsp/$GETPATH" >/dev/null 2>&1 &
     local w=$!
     sleep 1
@@ -112,15 +122,17 @@ latency() { # label ocsp-port pause-ms -> prints the table row
     printf '%-34s %8s %8s %8s %8s\n' "$label" "$(awk '$1=="seen_p50_ms"{print $2}' "$T/lat.txt")" \
         "$(awk '$1=="seen_p99_ms"{print $2}' "$T/lat.txt")" "$(awk '$1=="seen_max_ms"{print $2}' "$T/lat.txt")" \
         "$(awk '$1=="signals"{print $2}' "$T/lat.txt")"
+    awk -v k="$key" '$1 ~ /^seen_p(50|99)_ms$|^seen_max_ms$/ { print "RESULT prop_" k "_" $1, $2 }' \
+        "$T/lat.txt" >>"$T/results"
 }
 log "propagation ($n changes per path, OCSP load on the watched node)"
 {
     printf '%-34s %8s %8s %8s %8s\n' "change on A, seen on" "p50 ms" "p99 ms" "max ms" "changes"
-    latency "A (same node)" "$HA" 0
-    latency "B (primary, NOTIFY)" "$HB" 0
+    latency "A (same node)" "$HA" 0 same
+    latency "B (primary, NOTIFY)" "$HB" 0 notify
     # The replica's node polls every 200 ms: a random pause keeps the changes from locking to
     # its timer (bench/trust explains).
-    latency "O1 (replica, log poll 200 ms)" "${OPORTS[0]}" 200
+    latency "O1 (replica, log poll 200 ms)" "${OPORTS[0]}" 200 replica
 } | tee "$T/prop.txt"
 
 log "OCSP throughput with 1, 2, 4 OCSP nodes ($secs s each)"
@@ -143,3 +155,7 @@ printf '\n%-34s %12s %8s\n' "OCSP nodes on the replica" "req/s" "ratio"
 printf '%-34s %12.0f %8.2f\n' "1" "$r1" 1
 printf '%-34s %12.0f %8.2f\n' "2" "$r2" "$(echo "$r2 / $r1" | bc -l)"
 printf '%-34s %12.0f %8.2f\n' "4" "$r4" "$(echo "$r4 / $r1" | bc -l)"
+echo
+cat "$T/results"
+printf 'RESULT prop_ocsp_nodes_%s_rps %.0f\n' 1 "$r1" 2 "$r2" 4 "$r4"
+echo "RESULT prop_changes $n"

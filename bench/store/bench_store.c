@@ -12,9 +12,10 @@
  *   3. M status reads of random known serials (store_cert_status_get, the OCSP path), M/10 of
  *      unknown serials, and M/10 listings by device;
  *   4. a full audit chain verification.
- * Prints one table row (--header prints the header first). --load-only runs steps 1 and 4 and
- * prints "loaded N certs/s verify N entries/s"; --sample-out writes N random loaded serials, one
- * a line, for the OCSP load of bench/scale. */
+ * Prints one table row (--header prints the header first), then `RESULT store_<backend>_<figure>
+ * value` lines for bench/run, with the p99 of one status read (the OCSP path's store access).
+ * --load-only runs steps 1 and 4 and prints "loaded N certs/s verify N entries/s"; --sample-out
+ * writes N random loaded serials, one a line, for the OCSP load of bench/scale. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,13 @@ bench_count_cb(void *ctx, const store_cert *c)
     (void)c;
     (*(size_t *)ctx)++;
     return ZTCA_RC_OK;
+}
+
+static int
+bench_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 int
@@ -171,12 +179,14 @@ main(int argc, char **argv)
     store_cert *certs = calloc((size_t)batch, sizeof(*certs));
     store_audit_event *evs = calloc((size_t)batch, sizeof(*evs));
     uint8_t *der = malloc(BENCH_DER_LEN);
-    if (serials == NULL || certs == NULL || evs == NULL || der == NULL) {
+    double *took = calloc((size_t)lookups, sizeof(double)); /* each status read, seconds */
+    if (serials == NULL || certs == NULL || evs == NULL || der == NULL || took == NULL) {
         fprintf(stderr, "bench_store: out of memory\n");
         free(serials);
         free(certs);
         free(evs);
         free(der);
+        free(took);
         store_close(s);
         return 1;
     }
@@ -275,7 +285,9 @@ main(int argc, char **argv)
     store_cert_state st;
     t0 = bench_now();
     for (long k = 0; k < lookups; k++) {
+        double t1 = bench_now();
         rc = store_cert_status_get(s, serials[bench_rand() % total], &st);
+        took[k] = bench_now() - t1;
         if (!ZTCA_IS_OK(rc)) {
             status = bench_fail("lookup", rc, s);
             goto out;
@@ -327,10 +339,19 @@ main(int argc, char **argv)
            store_get_backend(s) == STORE_BACKEND_SQLITE ? "SQLite" : "PostgreSQL", total,
            (double)count / load_s, (double)issues / issue_s, (double)lookups / lookup_s,
            (double)unknown / unknown_s, (double)unknown / device_s, (double)rep.count / verify_s);
+    qsort(took, (size_t)lookups, sizeof(double), bench_cmp_double);
+    const char *key = store_get_backend(s) == STORE_BACKEND_SQLITE ? "sqlite" : "pg";
+    printf("RESULT store_%s_certs %zu\nRESULT store_%s_bulk_per_s %.0f\n", key, total, key,
+           (double)count / load_s);
+    printf("RESULT store_%s_issue_per_s %.0f\nRESULT store_%s_status_per_s %.0f\n", key,
+           (double)issues / issue_s, key, (double)lookups / lookup_s);
+    printf("RESULT store_%s_status_p50_ms %.4f\nRESULT store_%s_status_p99_ms %.4f\n", key,
+           took[lookups / 2] * 1e3, key, took[lookups * 99 / 100] * 1e3);
     fflush(stdout);
     status = 0;
 out:
     store_close(s);
+    free(took);
     free(serials);
     free(certs);
     free(evs);

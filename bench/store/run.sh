@@ -3,10 +3,13 @@
 # certificates, printing the table and the machine for docs/performance.md. PostgreSQL 15 is
 # started in a temporary directory with its default durability (fsync on, synchronous_commit on)
 # and reached over TCP on 127.0.0.1, as a separate database host would be.
-#   usage: bench/store/run.sh [BUILD_DIR] [COUNT]      (run it with nice on a shared machine)
+#   usage: bench/store/run.sh [BUILD_DIR] [COUNT] [LOOKUPS]   (with nice on a shared machine)
+# LOOKUPS (default 200000) status reads by serial, a tenth of it for the other read figures.
+# Prints the tables and `RESULT store_<backend>_<figure> value` lines (bench/run reads them).
 set -euo pipefail
 BUILD=${1:-build}
 COUNT=${2:-1000000}
+LOOKUPS=${3:-200000}
 BENCH=$BUILD/bench/bench_store
 [ -x "$BENCH" ] || { echo "build bench_store first: cmake --build $BUILD --target bench_store" >&2; exit 2; }
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -32,10 +35,10 @@ echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) CPUs ($(sed -n 's/^model name\t*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -sr)"
 echo "disk:    $(df -h "$T" | awk 'NR == 2 {print $1}') (tmp dir $T)"
 echo "SQLite $(/usr/bin/python3 -c 'import sqlite3; print(sqlite3.sqlite_version)'), $("$PG_BIN/postgres" --version)"
-echo "certificates: $COUNT bulk-loaded + 2000 issued; 200000 lookups"
+echo "certificates: $COUNT bulk-loaded + 2000 issued; $LOOKUPS lookups"
 echo
-"$BENCH" --header --url "sqlite:$T/bench.db" --count "$COUNT"
+"$BENCH" --header --url "sqlite:$T/bench.db" --count "$COUNT" --lookups "$LOOKUPS"
 echo "SQLite file: $(du -h "$T/bench.db" | cut -f1)"
 rm -f "$T"/bench.db*
-"$BENCH" --url "postgresql://postgres@127.0.0.1:$PORT/postgres" --count "$COUNT"
+"$BENCH" --url "postgresql://postgres@127.0.0.1:$PORT/postgres" --count "$COUNT" --lookups "$LOOKUPS"
 echo "PostgreSQL database: $(psql "postgresql://postgres@127.0.0.1:$PORT/postgres" -Atc "SELECT pg_size_pretty(pg_database_size('postgres'))")"

@@ -3,9 +3,10 @@
 # signals per second the engine absorbs, while OCSP is under load; beside, in the same run, the
 # `openssl ocsp -index` responder reacting to its index file being replaced. Prints one table
 # with the machine and the ratios.
-#   bench/trust/run.sh [--quick]
+#   bench/trust/run.sh [--quick] [--signals N] [--seconds S]
 # Full: 1000 signals per latency figure, 10 s per rate figure (about 5 minutes on 2 cores once
-# built); --quick: 100 signals, 3 s (about 1 minute). Servers on CPU0, every client (wrk, ab,
+# built); --quick: 100 signals, 3 s (about 1 minute); --signals and --seconds set them apart.
+# Prints the tables and `RESULT trust_<phase>_<figure> value` lines (bench/run reads them). Servers on CPU0, every client (wrk, ab,
 # bench_trust) on CPU1 (../shared/notes/PEERS.md). Builds an optimized ztca in build-bench-trust.
 # Needs wrk, ab, openssl, curl, jq, python3, taskset, unshare, ip, ss, cmake; run as root (the
 # openssl responder runs in a network namespace of its own, as in bench/ocsp/run.sh).
@@ -18,7 +19,9 @@ quick=0
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 signals=100 secs=3 ;;
-    *) echo "usage: $0 [--quick]" >&2 && exit 2 ;;
+    --signals) signals=$2 && shift ;;
+    --seconds) secs=$2 && shift ;;
+    *) echo "usage: $0 [--quick] [--signals N] [--seconds S]" >&2 && exit 2 ;;
     esac
     shift
 done
@@ -30,7 +33,7 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "run as root (the openssl responder runs in a network namespace)" >&2 && exit 1; }
 
 rev=$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?') # what gets built
-build=$top/build-bench-trust
+build=${ZTCA_BENCH_BUILD:-$top/build-bench-trust}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target ztca bench_trust >/dev/null
 ZTCA=$build/ztca
@@ -270,7 +273,7 @@ echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/^Mem:/ { print $2 }') GiB, Linux $(uname -r), Debian $(cat /etc/debian_version), $(date -u '+%Y-%m-%d %H:%M UTC'), load average before / after: $load0 / $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "software: ztca $rev (Release, SQLite store $(dpkg-query -W -f='${Version}' libsqlite3-0 2>/dev/null || echo '?')), $(openssl version | cut -d' ' -f1-2), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "method: $pinning; OCSP load: wrk -t1 -c32 keep-alive GETs of 3 other certificates' cached answers (ztca), ab -c8 GETs of another certificate (openssl, no keep-alive); $devices devices, one agent certificate each; signals edr/malware alternately -80 (hold) and 0 (release), round robin; before each change one GET of the old answer (so a cached answer exists); \"seen\": from the 201 (openssl: from the rename(2) of index.txt) to the first OCSP answer whose CertStatus flipped, polling back to back"
-echo "command: bench/trust/run.sh$([ "$quick" = 0 ] || echo ' --quick')"
+echo "command: bench/trust/run.sh$([ "$quick" = 0 ] || echo ' --quick') (--signals $signals --seconds $secs)"
 echo
 echo "| responder | change | OCSP load | changes | signal p50 / p99 ms | seen p50 ms | seen p99 ms | seen max ms | first answer reflects it | slowest single GET ms | load req/s |"
 echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -306,6 +309,13 @@ echo "| issue 8 target | p99 | target | met |"
 echo "| --- | ---: | ---: | --- |"
 target "same node, under load" "$(get same_load seen_p99_ms)"
 target "cross node, under load" "$(get cross_load seen_p99_ms)"
+echo
+for p in same_idle same_load cross_idle cross_load ossl_idle ossl_load; do
+    for k in seen_p50_ms seen_p99_ms seen_max_ms; do echo "RESULT trust_${p}_$k $(get "$p" "$k" || true)"; done
+done
+for p in rate1_idle rate4_idle rate1_load rate4_load; do echo "RESULT trust_${p}_per_s $(get "$p" per_s || true)"; done
+echo "RESULT trust_ocsp_alone_rps $(loadof ocsp_alone)"
+echo "RESULT trust_signals $signals"
 if [ ${#NOTES[@]} -gt 0 ]; then
     echo
     echo "notes:"
