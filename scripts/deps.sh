@@ -7,7 +7,7 @@ build=(build-essential cmake pkg-config libmbedtls-dev libjansson-dev libsqlite3
     libmicrohttpd-dev libtss2-dev libcurl4-openssl-dev libssl-dev openssl ca-certificates curl)
 test=(clang clang-format clang-tidy libclang-rt-14-dev libcunit1-dev python3 gnutls-bin sqlite3
     python3-cryptography postgresql swtpm swtpm-tools tpm2-tools tpm2-abrmd tpm2-openssl
-    libtss2-tcti-tabrmd0 nginx golang-cfssl wrk apache2-utils procps iproute2 faketime)
+    libtss2-tcti-tabrmd0 nginx golang-cfssl wrk apache2-utils procps iproute2 faketime jq bc)
 pkgs=("${build[@]}")
 [ "$what" = test ] && pkgs+=("${test[@]}")
 
