@@ -12,7 +12,7 @@
 # The nonce answers are measured on two `ztca serve`, one per "crypto_backend" in ztca.conf
 # (openssl, mbedtls; only mbedtls when the build has no OpenSSL backend): copies of one CA, so
 # the same keys and certificates. ZTCA_CRYPTO_BACKEND is unset (it would override the files).
-# Builds an optimized ztca in build-bench-ocsp first; --ztca BIN measures that binary instead (to
+# Builds an optimized ztca in $ZTCA_BENCH_BUILD (default build-bench-ocsp) first; --ztca BIN measures that binary instead (to
 # compare a patch: the peers are measured again in the same run, so compare the ratios). Needs wrk, ab (apache2-utils), nginx,
 # cfssl (golang-cfssl), openssl, curl, jq, taskset, unshare, ip and ss; run as root (unshare -n).
 set -euo pipefail
@@ -40,7 +40,7 @@ for tool in wrk ab nginx cfssl openssl curl jq taskset unshare ip ss cmake; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "run as root (the openssl responder runs in a network namespace)" >&2 && exit 1; }
 
-build=$top/build-bench-ocsp
+build=${ZTCA_BENCH_BUILD:-$top/build-bench-ocsp}
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j "$(nproc)" --target ztca bench_ocsp_sign >/dev/null
 ZTCA=${ztca_bin:-$build/ztca}
@@ -487,6 +487,11 @@ for b in "${BACKENDS[@]}"; do
     cpu_ratio "CPU per request: raw sign ($b) / ztca nonce ($b), wrk" "${k}_nonce_wrk" "raw_sign1_$b"
 done
 cpu_ratio "CPU per request: nginx static / ztca cached GET, ab" ztca_get_ab nginx_ab
+echo # the medians again, for bench/run
+for k in $(awk '{ print $1 }' "$R" | sort -u); do
+    echo "RESULT ocsp_${k}_rps $(med "$k" 2)"
+    echo "RESULT ocsp_${k}_p99_ms $(med "$k" 4)"
+done
 if [ ${#WARN[@]} -gt 0 ]; then
     echo
     echo "warnings (figures above may be wrong):"
