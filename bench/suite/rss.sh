@@ -4,6 +4,10 @@
 # certificates, the server on CPU0 (SQLite store), then wrk -t1 -c32 on CPU1 for SECONDS asking for
 # the cached answers of all of them round robin and every 10th request a nonce answer (signed
 # fresh each time): bench/suite/ocsp_load.lua. Prints wrk's output and `RESULT rss_* value` lines.
+# `ztca serve` is two processes (the network process and its signer process, docs/cli.md): the
+# figures are their sum (for VmHWM, the sum of each one's peak: an upper bound of the joint peak).
+# The sum of RSS counts the pages the two share (libraries) twice; the sum of their Pss
+# (/proc/PID/smaps_rollup, shared pages split between the sharers) is printed beside it.
 #   bench/suite/rss.sh ZTCA_BIN [CERTS] [SECONDS]        (bench/run calls it; alone: under flock)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -44,14 +48,27 @@ curl -fsS -o "$T/a.der" "http://127.0.0.1:$port$(head -1 "$T/paths")"
 openssl ocsp -respin "$T/a.der" -issuer "$ISSUER" -cert "$T/c1.pem" -CAfile "$T/ca/ca/root.pem" \
     -no_nonce >"$T/check" 2>&1 || true
 grep -q ': good' "$T/check" || { echo "not a good OCSP answer:" >&2 && cat "$T/check" >&2 && exit 1; }
+mem() { # VmRSS|VmHWM|Pss: summed over the server and its child processes, kB
+    local p t=0 v f=status
+    [ "$1" = Pss ] && f=smaps_rollup
+    for p in "$pid" $(pgrep -P "$pid"); do
+        v=$(awk -v f="$1:" '$1 == f { print $2 }' "/proc/$p/$f" 2>/dev/null)
+        t=$((t + ${v:-0}))
+    done
+    echo "$t"
+}
 sleep 1
-echo "RESULT rss_idle_kb $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")"
+echo "server processes: $pid $(pgrep -P "$pid" | tr '\n' ' ')"
+echo "RESULT rss_processes $((1 + $(pgrep -c -P "$pid" || true)))"
+echo "RESULT rss_idle_kb $(mem VmRSS)"
+echo "RESULT rss_idle_pss_kb $(mem Pss)"
 echo "RESULT rss_certs $certs"
 taskset -c 1 wrk -t1 -c32 -d"${secs}s" --timeout 5s -s "$top/bench/suite/ocsp_load.lua" \
     "http://127.0.0.1:$port" -- "$T/paths" "$T/nonce.der" >"$T/wrk.out" 2>&1
 cat "$T/wrk.out"
-awk '/^VmRSS:/ { print "RESULT rss_after_load_kb", $2 } /^VmHWM:/ { print "RESULT rss_peak_kb", $2 }' \
-    "/proc/$pid/status"
+echo "RESULT rss_after_load_kb $(mem VmRSS)"
+echo "RESULT rss_peak_kb $(mem VmHWM)"
+echo "RESULT rss_after_load_pss_kb $(mem Pss)"
 echo "RESULT rss_load_rps $(awk '/^Requests\/sec:/ { print $2 }' "$T/wrk.out")"
 if grep -q 'Non-2xx' "$T/wrk.out" || ! grep -q '^Requests/sec' "$T/wrk.out"; then
     echo
