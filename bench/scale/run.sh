@@ -15,7 +15,9 @@
 #      miss mix = 400,000 serials in random order, each asked about once: every answer is a
 #                 store lookup plus an ECDSA signature;
 #      server VmRSS idle, then VmRSS and VmHWM after both mixes.
-# Needs PostgreSQL 15, wrk, openssl, curl, python3, taskset, cmake; run as root.
+# Needs PostgreSQL 15, wrk, openssl, curl, python3, taskset, cmake; run as root. Prints a table and
+# `RESULT scale_<store>_<mix>_<figure> value` lines (bench/run reads them; it holds the bench lock
+# already and says so with ZTCA_BENCH_LOCKED=1, so step 2 does not take it again).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
@@ -32,7 +34,7 @@ done
 for tool in wrk openssl curl python3 taskset cmake flock; do
     command -v "$tool" >/dev/null || { echo "missing: $tool" >&2 && exit 1; }
 done
-build=$top/build-bench-scale
+build=${ZTCA_BENCH_BUILD:-$top/build-bench-scale}
 nice -n 10 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
 nice -n 10 cmake --build "$build" -j "$(nproc)" --target ztca bench_store >/dev/null
 ZTCA=$build/ztca
@@ -105,9 +107,11 @@ if [ ! -f "$D/ztca.conf" ]; then
 fi
 
 # 2. timed, under the lock
-exec 9>/tmp/ztca-bench.lock
-log "waiting for /tmp/ztca-bench.lock"
-flock 9
+if [ "${ZTCA_BENCH_LOCKED:-0}" != 1 ]; then
+    exec 9>/tmp/ztca-bench.lock
+    log "waiting for /tmp/ztca-bench.lock"
+    flock 9
+fi
 rss() { awk -v k="$2:" '$1 == k {print int($2 / 1024)}' "/proc/$1/status"; }
 measure() { # label url
     local label=$1 url=$2 port pid first
@@ -152,14 +156,19 @@ row() { # label mix result idle load hwm
         "$(awk -v u="$(field p999_us "$3")" 'BEGIN {printf "%.2f", u / 1000}')" \
         "$(awk -v u="$(field max_us "$3")" 'BEGIN {printf "%.1f", u / 1000}')" \
         "$(($(field non2xx "$3") + $(field errors "$3")))" "$4" "$5" "$6" >>"$data/table"
+    local k=scale_${1//-/_}_$2
+    printf 'RESULT %s_certs %s\nRESULT %s_rps %s\nRESULT %s_p99_ms %s\nRESULT %s_peak_mib %s\n' \
+        "$k" "$n" "$k" "$(field req_s "$3")" "$k" \
+        "$(awk -v u="$(field p99_us "$3")" 'BEGIN {printf "%.3f", u / 1000}')" "$k" "$6" >>"$data/results"
 }
 : >"$data/table"
+: >"$data/results"
 log "measuring ($secs s per mix)"
 measure sqlite-small "sqlite:$data/small.db"
 measure sqlite-big "sqlite:$data/big.db"
 measure pg-small "$PGURL/small"
 measure pg-big "$PGURL/big"
-flock -u 9
+[ "${ZTCA_BENCH_LOCKED:-0}" = 1 ] || flock -u 9
 
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -sr); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -170,3 +179,5 @@ echo
 echo "| store | certificates | mix | answers/s | p50 ms | p99 ms | p99.9 ms | max ms | errors | RSS MiB idle/load/peak |"
 echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 sed 's/^| sqlite /| SQLite /; s/^| pg /| PostgreSQL /' "$data/table"
+echo
+cat "$data/results"
