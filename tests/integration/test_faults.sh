@@ -348,6 +348,14 @@ fault_c() {
 # "earlier", so that every clock below lies inside its validity. Phases: +0, +1 day, back to +0,
 # back 2 more hours.
 fault_d() {
+    if [ -n "${ZTCA_SANITIZED:-}" ]; then
+        # libfaketime's preload and the ASan runtime both hook clock_gettime at start: in CI
+        # (clean clone, clang ASan) the server hung there ("Unexpected recursive calls to
+        # clock_gettime() without proper initialization") until ctest's timeout. The clock jumps
+        # are a property of ztca's logic, not of its memory safety: the gcc stage runs them.
+        echo "d: not run under ASan (libfaketime and the ASan runtime deadlock at start); the gcc build runs it"
+        return 0
+    fi
     D=$T/d
     FT=$T/d.faketime
     FAKE=(env LD_PRELOAD="$FAKETIME_LIB" FAKETIME_TIMESTAMP_FILE="$FT" FAKETIME_NO_CACHE=1
