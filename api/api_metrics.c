@@ -102,7 +102,7 @@ api_text_add(api_text *t, const char *fmt, ...)
 }
 
 ztca_rc
-api_metrics_render(char **out, size_t *out_len)
+api_metrics_render(const store *st, api_ocsp *ocsp, char **out, size_t *out_len)
 {
     api_text t = { NULL, 0, 0, false };
     api_text_add(&t, "# HELP ztca_http_requests_total HTTP requests by route and status.\n"
@@ -155,6 +155,46 @@ api_metrics_render(char **out, size_t *out_len)
     for (size_t i = 0; i < API_NUM_PROFILES; i++) {
         api_text_add(&t, "ztca_certificates_issued_total{profile=\"%s\"} %llu\n", api_profiles[i],
                      atomic_load(&api_issued[i]));
+    }
+    if (st != NULL) {
+        /* members / commits is the batch size of group commit (docs/store.md): near 1 says the
+         * writes of this node do not overlap, and more worker threads would not help them. */
+        store_stats ss;
+        store_stats_get(st, &ss);
+        api_text_add(&t,
+                     "# HELP ztca_store_commits_total Durable commits of the store handle.\n"
+                     "# TYPE ztca_store_commits_total counter\n"
+                     "ztca_store_commits_total %llu\n"
+                     "# HELP ztca_store_commit_members_total Write calls and transactions those "
+                     "commits covered.\n"
+                     "# TYPE ztca_store_commit_members_total counter\n"
+                     "ztca_store_commit_members_total %llu\n"
+                     "# HELP ztca_store_queued Threads waiting for the store handle.\n"
+                     "# TYPE ztca_store_queued gauge\n"
+                     "ztca_store_queued %llu\n",
+                     (unsigned long long)ss.commits, (unsigned long long)ss.members,
+                     (unsigned long long)ss.queued);
+    }
+    if (ocsp != NULL) {
+        unsigned long long hits = 0, misses = 0, fresh = 0;
+        size_t entries = 0;
+        api_ocsp_stats(ocsp, &hits, &misses, &fresh, &entries);
+        api_text_add(&t,
+                     "# HELP ztca_ocsp_cache_hits_total OCSP answers served pre-signed.\n"
+                     "# TYPE ztca_ocsp_cache_hits_total counter\n"
+                     "ztca_ocsp_cache_hits_total %llu\n"
+                     "# HELP ztca_ocsp_cache_misses_total OCSP answers that needed the store and "
+                     "a signature.\n"
+                     "# TYPE ztca_ocsp_cache_misses_total counter\n"
+                     "ztca_ocsp_cache_misses_total %llu\n"
+                     "# HELP ztca_ocsp_uncached_total OCSP answers signed for their request "
+                     "alone (a nonce, several CertIDs).\n"
+                     "# TYPE ztca_ocsp_uncached_total counter\n"
+                     "ztca_ocsp_uncached_total %llu\n"
+                     "# HELP ztca_ocsp_cache_entries Pre-signed OCSP answers held.\n"
+                     "# TYPE ztca_ocsp_cache_entries gauge\n"
+                     "ztca_ocsp_cache_entries %zu\n",
+                     hits, misses, fresh, entries);
     }
     if (t.failed) {
         ztca_free(t.p);

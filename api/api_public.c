@@ -24,7 +24,7 @@ api_h_metrics(api_req *r)
 {
     char *text = NULL;
     size_t len = 0;
-    ZTCA_GUARD(api_metrics_render(&text, &len));
+    ZTCA_GUARD(api_metrics_render(r->app->store, api_server_ocsp(r->srv), &text, &len));
     api_reply_bytes(r, 200, "text/plain; version=0.0.4", text, len);
     ztca_free(text);
     return ZTCA_RC_OK;

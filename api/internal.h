@@ -315,8 +315,9 @@ ZTCA_RC api_peer_require_feeder(api_req *r);
 
 void api_metrics_request(int route_index, unsigned status, int64_t latency_ns);
 void api_metrics_issued(const char *profile);
-/* api_metrics_render: Prometheus text exposition format 0.0.4, malloc'd. */
-ZTCA_RC api_metrics_render(char **out, size_t *out_len);
+/* api_metrics_render: Prometheus text exposition format 0.0.4, malloc'd; the store's group
+ * commit counters and the OCSP cache's when given (either may be NULL). */
+ZTCA_RC api_metrics_render(const store *st, api_ocsp *ocsp, char **out, size_t *out_len);
 
 /* ---- handlers ------------------------------------------------------------------------------ */
 

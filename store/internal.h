@@ -75,6 +75,14 @@
       "SELECT serial, status, held_by_trust FROM certificates WHERE device_id = $1 "               \
       "AND COALESCE(user_name, '') = $2 AND status <> 1 AND not_after >= $3 ORDER BY serial "      \
       "FOR UPDATE")                                                                                \
+    X(CERT_TRUST_HELD_OF_SUBJECT,                                                                  \
+      "SELECT serial, status, held_by_trust FROM certificates WHERE device_id = $1 "               \
+      "AND held_by_trust = 1 AND COALESCE(user_name, '') = $2 AND not_after >= $3 ORDER BY "       \
+      "serial",                                                                                    \
+      "SELECT serial, status, held_by_trust FROM certificates WHERE device_id = $1 "               \
+      "AND held_by_trust = 1 AND COALESCE(user_name, '') = $2 AND not_after >= $3 ORDER BY "       \
+      "serial "                                                                                    \
+      "FOR UPDATE")                                                                                \
     X(CERT_LIST,                                                                                   \
       "SELECT " STORE_CERT_COLS " FROM certificates WHERE serial > $1 ORDER BY serial LIMIT $2",   \
       NULL)                                                                                        \

@@ -23,7 +23,7 @@
 
 #include "core/core.h"
 
-#define STORE_SCHEMA_VERSION 3 /* the newest schema this build knows (store/schema/) */
+#define STORE_SCHEMA_VERSION 4 /* the newest schema this build knows (store/schema/) */
 
 #define STORE_URL_MAX           1024
 #define STORE_SERIAL_MAX        40  /* hex digits: 20 octets (RFC 5280 4.1.2.2) */

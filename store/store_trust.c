@@ -118,8 +118,12 @@ store_trust_hold_locked(store *s, const char *device_id, const char *user, bool 
     store_trust_cert *certs = NULL;
     size_t num = 0, cap = 0, changed = 0;
     store_param p[3] = { store_p_text(device_id), store_p_text(user), store_p_int(at) };
-    /* Read first, then change: one statement at a time per connection. */
-    ZTCA_CHECK(store_query(s, STORE_STMT_CERT_LIVE_OF_SUBJECT, p, 3, &r));
+    /* Read first, then change: one statement at a time per connection. A release (every
+     * evaluation whose score allows, so every issuance) reads the engine's holds only, through
+     * their own index: the subject's live certificates can be thousands. */
+    ZTCA_CHECK(store_query(
+        s, hold ? STORE_STMT_CERT_LIVE_OF_SUBJECT : STORE_STMT_CERT_TRUST_HELD_OF_SUBJECT, p, 3,
+        &r));
     for (;;) {
         bool row = false;
         ZTCA_CHECK(store_step(s, r, &row));

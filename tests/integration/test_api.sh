@@ -195,6 +195,11 @@ PY
     expect "metrics count requests" 200 "$("${C[@]}" "$P/metrics")" "$T/body"
     grep -q 'ztca_http_requests_total{method="POST",route="/v1/certs",status="201"} 2' "$T/body" && ok "metrics: 2 issuances counted" || bad "metrics content"
     grep -q 'ztca_certificates_issued_total{profile="agent"} 2' "$T/body" && ok "metrics: issued by profile" || bad "issued metric"
+    commits=$(sed -n 's/^ztca_store_commits_total \([0-9]*\)$/\1/p' "$T/body")
+    members=$(sed -n 's/^ztca_store_commit_members_total \([0-9]*\)$/\1/p' "$T/body")
+    # Every token and issuance above was a durable commit; group commit can only merge them.
+    [ -n "$commits" ] && [ "$commits" -ge 1 ] && [ -n "$members" ] && [ "$members" -ge "$commits" ] &&
+        ok "metrics: store commits $commits covering $members writes" || bad "store metrics: commits=$commits members=$members"
     stop_server
     grep -q '"event":"request"' "$T/server-$BACKEND.log" && ok "JSON request log lines" || bad "no request log"
     if grep -q "$tok\|ztca_tok_" "$T/server-$BACKEND.log"; then bad "a token reached the log"; else ok "no token in the log"; fi

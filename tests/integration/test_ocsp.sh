@@ -122,6 +122,12 @@ for h in last-modified expires etag; do grep -qi "^$h: " "$T/hh.txt" && ok "$h" 
 etag=$(sed -n 's/^[Ee][Tt]ag: //p' "$T/hh.txt")
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "http://127.0.0.1:$HTTP/ocsp/$b64")
 [ "$code" = 304 ] && ok "If-None-Match: 304" || bad "If-None-Match: $code"
+# The three GETs above asked for one CertID without a nonce: at most the first needed the store.
+curl -s "http://127.0.0.1:$HTTP/metrics" >"$T/metrics.txt"
+hits=$(sed -n 's/^ztca_ocsp_cache_hits_total \([0-9]*\)$/\1/p' "$T/metrics.txt")
+entries=$(sed -n 's/^ztca_ocsp_cache_entries \([0-9]*\)$/\1/p' "$T/metrics.txt")
+[ -n "$hits" ] && [ "$hits" -ge 2 ] && [ -n "$entries" ] && [ "$entries" -ge 1 ] &&
+    ok "metrics: OCSP cache hits $hits, entries $entries" || bad "OCSP cache metrics: hits=$hits entries=$entries"
 # a request whose base64 has a "/" right after the prefix, or "//" inside, still reaches us
 slashy=$(printf 'ocsp//%s' "$b64")
 code=$(curl -s -o /dev/null -w '%{http_code}' --path-as-is "http://127.0.0.1:$HTTP/$slashy")
