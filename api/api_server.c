@@ -5,6 +5,9 @@
  * access-handler call gets "Connection: close", so requests are answered on a later call; epoll
  * with a thread pool is the fast mode; MHD never requires a client certificate, routes check. */
 #include <arpa/inet.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -680,6 +683,12 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, b
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         threads = n > 0 && n < 64 ? (unsigned)n : 2;
+        /* HTTPS requests wait: for a durable commit, for the signer process. A thread per core
+         * left group commit batches of at most 2 on 2 cores, so the disk's sync rate capped
+         * issuance (docs/performance.md "Group commit"); HTTP (OCSP, CRL) answers from memory. */
+        if (l->https) {
+            threads = threads * 4 < 8 ? 8 : threads * 4 > 64 ? 64 : threads * 4;
+        }
     }
     /* TURBO: no shutdown() before close and no fcntl round trips on accepted sockets (about
      * +10% of small answers per second, ../shared/notes/MHD.md). */
@@ -726,6 +735,13 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
     s->authz_l.srv = s;
     s->authz_l.authz_only = true;
     s->https.fd = s->http.fd = s->authz_l.fd = -1;
+#ifdef __GLIBC__
+    /* glibc gives threads their own malloc arenas, up to 8 per core, each keeping the memory its
+     * requests freed: with the HTTPS pool above, 200 TLS clients grew RSS by 21-27 MB (test_api);
+     * the threads share a few arenas instead (docs/performance.md "API under load"). */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    mallopt(M_ARENA_MAX, cpus > 2 && cpus < 64 ? (int)cpus : 2);
+#endif
     /* Every listener is bound first, while the process may still be root; then after_bind (the
      * privilege drop); only then does anything start a thread or read a request. */
     bool v6_https = false, v6_http = false, v6_authz = false;
