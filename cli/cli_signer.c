@@ -25,6 +25,19 @@
 
 #include "cli/cli.h"
 
+/* ASan builds (clang says so with __has_feature, gcc with __SANITIZE_ADDRESS__). */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CLI_SIGNER_LSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(CLI_SIGNER_LSAN)
+#define CLI_SIGNER_LSAN 1
+#endif
+#ifdef CLI_SIGNER_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #define CLI_SIGNER_TIMEOUT_S 30 /* an answer slower than this: the signer is stuck, fail closed */
 
 typedef struct cli_signer_ctx {
@@ -471,6 +484,11 @@ cli_signer_child_main(const char *dir, const uint8_t *pass, size_t pass_len, con
     status = 0;
 out:
     cli_signer_child_free(&c);
+#ifdef CLI_SIGNER_LSAN
+    /* _exit skips LeakSanitizer's check at exit: without this the signer process's leaks would
+     * never be reported (a leak makes it abort, and the report goes where ASAN_OPTIONS says). */
+    __lsan_do_leak_check();
+#endif
     _exit(status);
 }
 

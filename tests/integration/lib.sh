@@ -54,17 +54,71 @@ pg_stop() {
 # lib_harness: the frame every check script shares: a temp dir $T (kept with ZTCA_KEEP=1),
 # background processes in PIDS stopped on exit, ok/bad to report checks, lib_finish to end with
 # the right status, and no system CA bundle for openssl and curl.
+#
+# Sanitizer reports (ASan, LeakSanitizer, UBSan) of every process started from here on go to
+# files in $LIB_SAN_DIR (log_path), not to the process's stderr. A leak is reported when a
+# process exits: for a server stopped by lib_cleanup, the signer process (whose stderr is the
+# server's log) or a CLI command run with 2>/dev/null, the report would go nowhere and the test
+# would pass. lib_stop and lib_cleanup fail the test on any report file. The directory is
+# world-writable (sticky): a server that dropped to --user writes its report there too.
 lib_harness() {
     T=$(mktemp -d)
     PIDS=()
     fails=0
     trap lib_cleanup EXIT
     export SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent
+    LIB_SAN_DIR=$T/sanitizer
+    mkdir -m 1777 "$LIB_SAN_DIR" "$LIB_SAN_DIR/seen"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$LIB_SAN_DIR/report"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$LIB_SAN_DIR/report"
+}
+lib_sanitizer_check() { # a failed check, with the report on stderr, per report not seen yet
+    local f
+    [ -n "${LIB_SAN_DIR:-}" ] || return 0
+    for f in "$LIB_SAN_DIR"/report.*; do
+        [ -f "$f" ] || continue
+        bad "sanitizer report from pid ${f##*.}: $(grep -m1 -E 'ERROR|runtime error' "$f" | cut -c1-160)"
+        cat "$f" >&2
+        mv "$f" "$LIB_SAN_DIR/seen/"
+    done
+}
+lib_pids_drop() { # pid: no longer in PIDS
+    local p keep=()
+    for p in "${PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    PIDS=("${keep[@]}")
+}
+# lib_stop PID NAME: SIGTERM to a ztca process started in the background, wait for it, and fail
+# a check unless it exits 0 (ztca serve stops gracefully on SIGTERM) with no sanitizer report.
+lib_stop() {
+    local rc=0
+    kill -TERM "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || rc=$?
+    lib_pids_drop "$1"
+    [ "$rc" = 0 ] || bad "$2 (pid $1) exited $rc when stopped with SIGTERM"
+    lib_sanitizer_check
 }
 lib_cleanup() {
-    # errexit applies to the last command of an && list, and a killed peer exits 143.
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
+    local rc=$? p comm st before=$fails
+    for p in "${PIDS[@]}"; do
+        # A process bash has reaped already is not signalled (its pid may be reused). One still
+        # running or a zombie: ztca and ztca-agent must exit 0 on SIGTERM; 137 is a kill -9 by
+        # the test itself. Peers (nginx, python) are only stopped.
+        comm=$(cat "/proc/$p/comm" 2>/dev/null || true)
+        kill "$p" 2>/dev/null || continue
+        st=0
+        wait "$p" 2>/dev/null || st=$?
+        case "$comm" in
+        ztca | ztca-agent)
+            [ "$st" = 0 ] || [ "$st" = 137 ] || bad "$comm (pid $p) exited $st when stopped with SIGTERM"
+            ;;
+        esac
+    done
+    lib_sanitizer_check
     [ -n "${ZTCA_KEEP:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
+    if [ "$fails" -gt "$before" ] && [ "$rc" = 0 ]; then
+        echo "$((fails - before)) check(s) failed at cleanup" >&2
+        exit 1
+    fi
 }
 ok() { echo "ok   $*"; }
 bad() {

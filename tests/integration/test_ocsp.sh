@@ -210,8 +210,7 @@ c = json.load(open(sys.argv[1]))
 c["ocsp"]["signer_renew_before"] = "8d"
 json.dump(c, open(sys.argv[1], "w"))
 PY
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null || true; done
-PIDS=()
+for p in "${PIDS[@]}"; do lib_stop "$p" "ztca serve"; done
 serve "$D" "$HTTP" "$HTTPS"
 after=$(openssl x509 -in "$D/ca/ocsp.pem" -noout -serial)
 [ "$before" != "$after" ] && ok "OCSP signer rotated at start ($after)" || bad "signer not rotated"
