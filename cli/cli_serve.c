@@ -16,6 +16,12 @@
 #define CLI_SERVE_MAX_RELOADS 64 /* configurations kept alive for requests still using them */
 #define CLI_SERVE_MAX_SIGNERS 64 /* OCSP responder identities kept alive the same way */
 #define CLI_SERVE_TICK_S      60 /* periodic work: OCSP signer rotation, retention */
+/* The signer process died: no key is left to sign with and, after the drop to --user, this
+ * process could not read the keys to start another. Stop (requests in flight get this long)
+ * and exit with EX_TEMPFAIL of sysexits(3), so that the supervisor restarts the pair
+ * (docs/cli.md, examples/systemd/ztca.service). */
+#define CLI_SERVE_EXIT_SIGNER    75
+#define CLI_SERVE_SIGNER_GRACE_S 2
 
 static void
 cli_serve_usage(FILE *f)
@@ -320,6 +326,51 @@ cli_serve_load_issuer(cli_serve_state *s, const char *dir)
     return ca_issuer_new(&s->issuer, s->issuer_der, s->issuer_der_len, s->signer);
 }
 
+/* The OCSP work of a tick: an OCSP node follows ca/ocsp.pem, a read-write node rotates the
+ * signer when due; either way the server then answers with the newest identity. */
+static void
+cli_serve_ocsp_step(cli_serve_state *s, const char *dir, bool read_only, api_server *srv)
+{
+    bool changed = false;
+    ztca_rc rc = read_only ? cli_serve_follow_ocsp(s, dir, &changed)
+                           : cli_serve_rotate_ocsp(s, s->configs[s->num_configs - 1], &changed);
+    if (!ZTCA_IS_OK(rc)) {
+        ztca_log(ZTCA_LOG_ERROR, "event=ocsp_rotation_failed what=\"%s\"", ztca_last_what());
+    } else if (changed) {
+        api_server_set_ocsp_signer(srv, &s->ocsp[s->num_ocsp - 1]->pub);
+    }
+}
+
+/* SIGHUP: ztca.conf and its trust policy again. A broken file must not take a running CA down:
+ * it is logged and the configuration in force kept. */
+static void
+cli_serve_reload(cli_serve_state *s, const char *dir, api_server *srv)
+{
+    if (s->num_configs > CLI_SERVE_MAX_RELOADS) {
+        ztca_log(ZTCA_LOG_ERROR, "event=reload_failed reason=\"too many reloads\"");
+        return;
+    }
+    ca_config *next = calloc(1, sizeof(*next));
+    trust_policy *next_policy = calloc(1, sizeof(*next_policy));
+    ztca_rc rc = next != NULL && next_policy != NULL
+                     ? cli_load_config(dir, next)
+                     : ZTCA_NOTE(ZTCA_ERR_NOMEM, "out of memory", 0);
+    if (ZTCA_IS_OK(rc)) {
+        rc = cli_load_trust(dir, next_policy);
+    }
+    if (!ZTCA_IS_OK(rc)) {
+        ztca_log(ZTCA_LOG_ERROR, "event=reload_failed what=\"%s\"", ztca_last_what());
+        free(next);
+        free(next_policy);
+        return;
+    }
+    s->configs[s->num_configs++] = next;
+    s->policies[s->num_policies++] = next_policy;
+    api_server_set_config(srv, next);
+    api_server_set_trust_policy(srv, next_policy);
+    ztca_log(ZTCA_LOG_INFO, "event=reloaded");
+}
+
 static int
 cli_serve_run(const char *dir, const char *https, const char *http, const char *authz,
               bool read_only, const char *store_flag, const char *pass_file, unsigned threads,
@@ -512,20 +563,29 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
              authz != NULL ? authz : "none", shown, cfg->trust_domain);
 
     ztca_time next_purge = 0;
+    int exit_status = 0;
+    unsigned grace_s = 10;
     for (;;) {
+        /* Checked before every wait, not only on SIGCHLD: a signer that died before the mask
+         * was set sent a SIGCHLD that was discarded. */
+        int st = 0;
+        if (cli_signer_reap(s.proc, &st)) {
+            ztca_log(ZTCA_LOG_ERROR,
+                     "event=signer_exited status=%d signal=%d reason=\"no key left to sign "
+                     "with: stopping, exit %d for the supervisor to restart ztca serve\"",
+                     WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0,
+                     CLI_SERVE_EXIT_SIGNER);
+            ztca_log(ZTCA_LOG_INFO, "event=stopping reason=signer_exited grace_s=%d",
+                     CLI_SERVE_SIGNER_GRACE_S);
+            exit_status = CLI_SERVE_EXIT_SIGNER;
+            grace_s = CLI_SERVE_SIGNER_GRACE_S;
+            break;
+        }
         struct timespec tick = { CLI_SERVE_TICK_S, 0 };
         int sig = sigtimedwait(&sigs, NULL, &tick);
         if (sig < 0) {
             /* Periodic work, on the configuration now in force. */
-            const ca_config *now_cfg = s.configs[s.num_configs - 1];
-            rc = read_only ? cli_serve_follow_ocsp(&s, dir, &rotated)
-                           : cli_serve_rotate_ocsp(&s, now_cfg, &rotated);
-            if (!ZTCA_IS_OK(rc)) {
-                ztca_log(ZTCA_LOG_ERROR, "event=ocsp_rotation_failed what=\"%s\"",
-                         ztca_last_what());
-            } else if (rotated) {
-                api_server_set_ocsp_signer(srv, &s.ocsp[s.num_ocsp - 1]->pub);
-            }
+            cli_serve_ocsp_step(&s, dir, read_only, srv);
             if (!read_only && ztca_now() >= next_purge) {
                 store_purge_stats ps;
                 rc = store_purge(s.st, ztca_now() - STORE_RETENTION_DEFAULT, 1000, 10, &ps);
@@ -539,55 +599,24 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
             }
             continue;
         }
-        if (sig == SIGPIPE) {
-            continue;
-        }
-        if (sig == SIGCHLD) {
-            int st = 0;
-            if (cli_signer_reap(s.proc, &st)) {
-                /* No key is left in this process to sign with: signing routes answer 503 and
-                 * cached OCSP answers, the CRL and authz keep working (docs/hardening.md). */
-                ztca_log(ZTCA_LOG_ERROR,
-                         "event=signer_exited status=%d signal=%d reason=\"signing fails until "
-                         "ztca serve is restarted\"",
-                         WIFEXITED(st) ? WEXITSTATUS(st) : -1, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-            }
-            continue;
+        if (sig == SIGPIPE || sig == SIGCHLD) {
+            continue; /* SIGCHLD: the signer process, reaped at the top of the loop */
         }
         if (sig == SIGHUP) {
-            ca_config *next = calloc(1, sizeof(*next));
-            if (next == NULL || s.num_configs > CLI_SERVE_MAX_RELOADS) {
-                free(next);
-                ztca_log(ZTCA_LOG_ERROR, "event=reload_failed reason=\"too many reloads\"");
-                continue;
-            }
-            trust_policy *next_policy = calloc(1, sizeof(*next_policy));
-            rc = next_policy != NULL ? cli_load_config(dir, next)
-                                     : ZTCA_NOTE(ZTCA_ERR_NOMEM, "out of memory", 0);
-            if (ZTCA_IS_OK(rc)) {
-                rc = cli_load_trust(dir, next_policy);
-            }
-            if (!ZTCA_IS_OK(rc)) {
-                /* A broken file must not take a running CA down: keep the old configuration. */
-                ztca_log(ZTCA_LOG_ERROR, "event=reload_failed what=\"%s\"", ztca_last_what());
-                free(next);
-                free(next_policy);
-                continue;
-            }
-            s.configs[s.num_configs++] = next;
-            s.policies[s.num_policies++] = next_policy;
-            api_server_set_config(srv, next);
-            api_server_set_trust_policy(srv, next_policy);
-            ztca_log(ZTCA_LOG_INFO, "event=reloaded");
+            cli_serve_reload(&s, dir, srv);
+            /* An OCSP node takes a responder identity put in place by the read-write nodes (or
+             * by hand) now rather than at the next tick; a read-write node applies a changed
+             * signer_renew_before. */
+            cli_serve_ocsp_step(&s, dir, read_only, srv);
             continue;
         }
         ztca_log(ZTCA_LOG_INFO, "event=stopping signal=%d", sig);
         break;
     }
-    api_server_stop(srv, 10);
+    api_server_stop(srv, grace_s);
     srv = NULL;
-    ztca_log(ZTCA_LOG_INFO, "event=stopped");
-    status = 0;
+    ztca_log(ZTCA_LOG_INFO, "event=stopped status=%d", exit_status);
+    status = exit_status;
 out:
     api_server_stop(srv, 0);
     ztca_free_secret(pass, pass_len + 1);

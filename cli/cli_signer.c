@@ -575,12 +575,18 @@ bool
 cli_signer_reap(cli_signer_proc *p, int *out_status)
 {
     int st = 0;
-    if (p->pid <= 0 || waitpid(p->pid, &st, WNOHANG) != p->pid) {
-        return false;
+    /* Under the lock: a request thread may kill the pid (a stuck signer), which is safe only
+     * while it is not reaped (a zombie's pid is not reused). */
+    pthread_mutex_lock(&p->lock);
+    bool gone = p->pid > 0 && waitpid(p->pid, &st, WNOHANG) == p->pid;
+    if (gone) {
+        p->pid = -1;
     }
-    p->pid = -1;
-    *out_status = st;
-    return true;
+    pthread_mutex_unlock(&p->lock);
+    if (gone) {
+        *out_status = st;
+    }
+    return gone;
 }
 
 /* One request and its answer on a pair of the pool. A pair that fails is closed for good (an
@@ -596,7 +602,7 @@ cli_signer_call(cli_signer_proc *p, const uint8_t *req, size_t req_len, ca_remot
     }
     if (p->num_live == 0) {
         pthread_mutex_unlock(&p->lock);
-        ZTCA_BAIL(ZTCA_ERR_UNAVAILABLE, "the signer process is gone: restart ztca serve");
+        ZTCA_BAIL(ZTCA_ERR_UNAVAILABLE, "the signer process is gone: ztca serve is stopping");
     }
     int i = p->free_conns[--p->num_free];
     int fd = p->fds[i];
@@ -614,6 +620,11 @@ cli_signer_call(cli_signer_proc *p, const uint8_t *req, size_t req_len, ca_remot
     }
     bool ok = r > 0 && (size_t)r <= resp_size;
 
+    /* No answer within SO_RCVTIMEO: the signer process is stuck. It is killed, so that it is
+     * handled as a dead one (ztca serve stops and its supervisor restarts it) rather than
+     * leaving the pool to shrink one pair per timeout. */
+    bool stuck = n == (ssize_t)req_len && r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+
     pthread_mutex_lock(&p->lock);
     if (ok) {
         p->free_conns[p->num_free++] = i;
@@ -622,12 +633,18 @@ cli_signer_call(cli_signer_proc *p, const uint8_t *req, size_t req_len, ca_remot
         p->fds[i] = -1;
         p->num_live--;
     }
+    if (stuck && p->pid > 0) {
+        ztca_log(ZTCA_LOG_ERROR, "event=signer_stuck timeout_s=%d pid=%d", CLI_SIGNER_TIMEOUT_S,
+                 (int)p->pid);
+        (void)kill(p->pid, SIGKILL);
+    }
     pthread_cond_signal(&p->cond);
     if (!ok) {
         pthread_cond_broadcast(&p->cond); /* waiters must see num_live reach 0 */
     }
     pthread_mutex_unlock(&p->lock);
-    ZTCA_ENSURE(ok, ZTCA_ERR_UNAVAILABLE, "the signer process does not answer: restart ztca serve");
+    ZTCA_ENSURE(ok, ZTCA_ERR_UNAVAILABLE,
+                "the signer process does not answer: ztca serve is stopping");
     /* Neither a malformed answer nor a refusal is the HTTP client's fault: never a 4xx. */
     ZTCA_ENSURE(ZTCA_IS_OK(ca_remote_resp_parse(out, op, resp, (size_t)r)), ZTCA_ERR_INTERNAL,
                 "the signer process sent a malformed answer");
