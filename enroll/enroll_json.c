@@ -8,7 +8,11 @@
 ztca_rc
 enroll_json_load(json_t **out, const uint8_t *text, size_t text_len, size_t max)
 {
+    /* Zeroed: json_error_code() reads the last byte of err.text, which jansson 2.14 leaves
+     * unset when it fails without reporting an error (valgrind: a jump on an uninitialised
+     * value in the OOM tests). */
     json_error_t err;
+    memset(&err, 0, sizeof(err));
     ZTCA_ENSURE(text_len <= max, ZTCA_ERR_BAD_INPUT, "JSON text too large");
     /* JSON_REJECT_DUPLICATES at every level; without JSON_ALLOW_NUL "\u0000" is refused; without
      * JSON_DISABLE_EOF_CHECK trailing bytes are refused; jansson validates UTF-8 and bounds the
