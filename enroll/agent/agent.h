@@ -108,6 +108,19 @@ ZTCA_RC agent_file_read(const char *dir, const char *name, uint8_t **out, size_t
 
 /* ---- HTTP (agent_http.c) --------------------------------------------------------------------- */
 
+/* A 429 (rate-limited) answer is waited out in place, as its Retry-After says, at most
+ * AGENT_RETRY_429_MAX times per request and only for waits of 1 to AGENT_RETRY_AFTER_MAX
+ * seconds; otherwise (or then) the 429 is the answer, and `run` backs off as after a 5xx.
+ * The server's limiter takes nothing for a refused request, so the same request (token
+ * included) is sent again. */
+#define AGENT_RETRY_429_MAX   3
+#define AGENT_RETRY_AFTER_MAX 30
+
+/* agent_retry_after_parse: the delay-seconds form of a Retry-After value (RFC 9110 10.2.3:
+ * 1*DIGIT; surrounding blanks allowed), 1 to AGENT_RETRY_AFTER_MAX; 0 for anything else (an
+ * HTTP-date, a longer or zero wait, junk): no wait in place. */
+int64_t agent_retry_after_parse(const char *value, size_t len);
+
 typedef struct agent_http {
     const char *server;    /* https://HOST:PORT */
     const char *ca_file;   /* the CA to verify the server with */
@@ -122,11 +135,13 @@ typedef struct agent_reply {
     ztca_time date;  /* the server's Date header, 0 when absent */
     char error[512]; /* what went wrong without an answer */
     bool tls_verify; /* the failure was the server's certificate */
+    unsigned tries;  /* requests sent (more than 1 after waiting out a 429) */
 } agent_reply;
 
 void agent_reply_free(agent_reply *r);
 /* agent_http_post: POST path with a JSON body (and "Authorization: Bearer" when `bearer`). OK
- * whenever an answer came (any status); IO with out->error otherwise. */
+ * whenever an answer came (any status); IO with out->error otherwise. A 429 is waited out and
+ * sent again as AGENT_RETRY_429_MAX says; a signal ends the wait (the 429 is then the answer). */
 ZTCA_RC agent_http_post(const agent_http *h, const char *path, const char *bearer,
                         const json_t *body, agent_reply *out);
 /* agent_tls_use_tpm: loads the tpm2-openssl provider into this process's OpenSSL (before the

@@ -1,10 +1,12 @@
 /* agent_http.c: the agent's HTTPS client (libcurl with OpenSSL): JSON in and out, the server
  * verified against the given CA only, a client certificate for renewal, and the tpm2-openssl
  * provider when that certificate's key lives in the TPM. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 #include <openssl/provider.h>
@@ -19,6 +21,7 @@ typedef struct agent_buf {
     size_t len;
     bool too_large;
     ztca_time date;
+    int64_t retry_after; /* seconds, 0: absent or not one to wait for */
 } agent_buf;
 
 static size_t
@@ -41,12 +44,40 @@ agent_http_body(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-/* The Date header (RFC 9110 6.6.1), for the clock skew check. */
+int64_t
+agent_retry_after_parse(const char *value, size_t len)
+{
+    size_t i = 0, end = len;
+    while (i < end && (value[i] == ' ' || value[i] == '\t')) {
+        i++;
+    }
+    while (end > i
+           && (value[end - 1] == ' ' || value[end - 1] == '\t' || value[end - 1] == '\r'
+               || value[end - 1] == '\n')) {
+        end--;
+    }
+    if (i == end || end - i > 3) { /* more than 3 digits is past the bound anyway */
+        return 0;
+    }
+    int64_t v = 0;
+    for (; i < end; i++) {
+        if (value[i] < '0' || value[i] > '9') {
+            return 0;
+        }
+        v = v * 10 + (value[i] - '0');
+    }
+    return v >= 1 && v <= AGENT_RETRY_AFTER_MAX ? v : 0;
+}
+
+/* The Date header (RFC 9110 6.6.1), for the clock skew check, and Retry-After (10.2.3). */
 static size_t
 agent_http_header(char *data, size_t size, size_t nmemb, void *ctx)
 {
     agent_buf *b = ctx;
     size_t n = size * nmemb;
+    if (n > 12 && strncasecmp(data, "Retry-After:", 12) == 0) {
+        b->retry_after = agent_retry_after_parse(data + 12, n - 12);
+    }
     if (n > 5 && n < 128 && strncasecmp(data, "Date:", 5) == 0) {
         char line[128];
         memcpy(line, data + 5, n - 5);
@@ -117,7 +148,26 @@ agent_http_post(const agent_http *h, const char *path, const char *bearer, const
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &buf);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, agent_http_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &buf);
-    CURLcode cr = curl_easy_perform(c);
+    CURLcode cr;
+    for (;;) {
+        cr = curl_easy_perform(c);
+        out->tries++;
+        long status = 0;
+        if (cr == CURLE_OK) {
+            curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+        }
+        if (cr != CURLE_OK || status != 429 || buf.retry_after == 0
+            || out->tries > AGENT_RETRY_429_MAX) {
+            break;
+        }
+        /* Rate limited: wait as told, then send the same request again. */
+        struct timespec ts = { (time_t)buf.retry_after, 0 };
+        if (nanosleep(&ts, NULL) != 0 && errno == EINTR) {
+            break; /* SIGTERM to `run`: the 429 stands */
+        }
+        free(buf.p);
+        memset(&buf, 0, sizeof(buf));
+    }
     if (cr != CURLE_OK) {
         out->tls_verify = cr == CURLE_PEER_FAILED_VERIFICATION || cr == CURLE_SSL_CACERT_BADFILE;
         snprintf(out->error, sizeof(out->error), "%s",

@@ -1,5 +1,6 @@
 /* Target: agent_tss2_key_parse and agent_state_parse (ztca-agent's DIR/key.pem and
- * DIR/agent.json, files a local user could tamper with), each with an encode/parse round trip. */
+ * DIR/agent.json, files a local user could tamper with), each with an encode/parse round trip;
+ * and agent_retry_after_parse (the server's Retry-After header), which must stay in its bound. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             ztca_free(text);
         }
+    }
+    int64_t wait = agent_retry_after_parse((const char *)data, size);
+    if (wait < 0 || wait > AGENT_RETRY_AFTER_MAX) {
+        abort();
     }
     return 0;
 }

@@ -1,13 +1,21 @@
 /* test_agent.c: the CUnit suite of ztca-agent's pure parts (enroll/agent/): the CSR builder
  * (checked by mbedTLS through ca_csr_parse), the TSS2 PRIVATE KEY file (known layout, round trip,
- * negatives, every prefix), the state file, the renewal schedule and backoff, and the group file
- * writes (nothing left behind on abort). */
+ * negatives, every prefix), the state file, the renewal schedule and backoff, the group file
+ * writes (nothing left behind on abort), and the HTTPS client's handling of 429 + Retry-After
+ * against a real local libmicrohttpd server (TLS with a certificate made by the openssl CLI). */
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <microhttpd.h>
 
 #include "core/der.h"
 #include "enroll/agent/agent.h"
@@ -316,12 +324,213 @@ test_files(void)
     rmdir(dir);
 }
 
+static void
+test_retry_after_parse(void)
+{
+    static const struct {
+        const char *name;
+        const char *value;
+        size_t len; /* 0: strlen */
+        int64_t want;
+    } cases[] = {
+        { "one", "1", 0, 1 },
+        { "blanks_and_crlf", " \t2\r\n", 0, 2 },
+        { "bound", "30", 0, AGENT_RETRY_AFTER_MAX },
+        { "over_bound", "31", 0, 0 },
+        { "leading_zeros", "007", 0, 7 },
+        { "four_digits", "0001", 0, 0 },
+        { "zero", "0", 0, 0 },
+        { "empty", "", 0, 0 },
+        { "blank_only", "  \r\n", 0, 0 },
+        { "negative", "-1", 0, 0 },
+        { "plus", "+1", 0, 0 },
+        { "fraction", "1.5", 0, 0 },
+        { "inner_blank", "1 2", 0, 0 },
+        { "http_date", "Fri, 31 Dec 1999 23:59:59 GMT", 0, 0 },
+        { "nul_inside", "1\0", 2, 0 },
+        { "huge", "99999999999999999999999", 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        size_t len = cases[i].len != 0 ? cases[i].len : strlen(cases[i].value);
+        int64_t got = agent_retry_after_parse(cases[i].value, len);
+        if (got != cases[i].want) {
+            fprintf(stderr, "\n  retry_after %s: got %lld\n", cases[i].name, (long long)got);
+        }
+        CU_ASSERT_EQUAL(got, cases[i].want);
+    }
+}
+
+/* A ztca stand-in for one route: the first `limited` requests get 429 (with `retry_after` as
+ * the header, when set), then 200. Each request's arrival is noted on CLOCK_MONOTONIC. */
+#define TEST_SRV_MAX 8
+typedef struct test_srv {
+    pthread_mutex_t lock;
+    unsigned limited;
+    const char *retry_after;
+    unsigned num;
+    struct timespec at[TEST_SRV_MAX];
+    char bearer[64];
+} test_srv;
+
+static enum MHD_Result
+test_srv_handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                 const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    static int started;
+    test_srv *s = cls;
+    (void)url;
+    (void)method;
+    (void)version;
+    (void)upload;
+    if (*con_cls == NULL) {
+        *con_cls = &started;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        *upload_size = 0; /* the JSON body: not looked at */
+        return MHD_YES;
+    }
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    pthread_mutex_lock(&s->lock);
+    unsigned i = s->num++;
+    if (i < TEST_SRV_MAX) {
+        clock_gettime(CLOCK_MONOTONIC, &s->at[i]);
+    }
+    snprintf(s->bearer, sizeof(s->bearer), "%s", auth != NULL ? auth : "");
+    bool limited = i < s->limited;
+    pthread_mutex_unlock(&s->lock);
+    static const char problem[] = "{\"type\":\"urn:ztca:problem:rate-limited\",\"title\":\"Too "
+                                  "many requests\",\"status\":429}";
+    static const char done[] = "{\"ok\":true}";
+    const char *body = limited ? problem : done;
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+                                                             MHD_RESPMEM_PERSISTENT);
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, "Content-Type",
+                            limited ? "application/problem+json" : "application/json");
+    if (limited && s->retry_after != NULL) {
+        MHD_add_response_header(r, "Retry-After", s->retry_after);
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, limited ? 429 : 200, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static int64_t
+test_ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (int64_t)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* One agent_http_post to a fresh server configured as given; the reply in *out. */
+static void
+test_post_429(const char *dir, unsigned limited, const char *retry_after, test_srv *s,
+              agent_reply *out)
+{
+    char key_path[256], cert_path[256], server[64];
+    snprintf(key_path, sizeof(key_path), "%s/key.pem", dir);
+    snprintf(cert_path, sizeof(cert_path), "%s/cert.pem", dir);
+    size_t key_len = 0, cert_len = 0;
+    uint8_t *key = NULL, *cert = NULL;
+    UNIT_ASSERT_OK(agent_file_read(dir, "key.pem", &key, &key_len));
+    UNIT_ASSERT_OK(agent_file_read(dir, "cert.pem", &cert, &cert_len));
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_init(&s->lock, NULL);
+    s->limited = limited;
+    s->retry_after = retry_after;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS, 0, NULL, NULL, test_srv_handler, s,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_HTTPS_MEM_KEY, (const char *)key,
+        MHD_OPTION_HTTPS_MEM_CERT, (const char *)cert, MHD_OPTION_END);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(info);
+    snprintf(server, sizeof(server), "https://127.0.0.1:%u", (unsigned)info->port);
+    agent_http h = { .server = server, .ca_file = cert_path, .timeout_s = 30 };
+    json_t *body = json_pack("{s:s}", "csr", "x");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+    UNIT_ASSERT_OK(agent_http_post(&h, "/v1/certs", "ztca_tok_test", body, out));
+    json_decref(body);
+    MHD_stop_daemon(d);
+    pthread_mutex_destroy(&s->lock);
+    ztca_free(key);
+    ztca_free(cert);
+}
+
+static void
+test_http_429(void)
+{
+    char dir[] = "/tmp/ztca-test-agent-http-XXXXXX";
+    char cmd[1024];
+    CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+    /* The server's certificate, also the CA the agent is told to trust. */
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "-keyout %s/key.pem -out %s/cert.pem -days 1 -subj /CN=127.0.0.1 "
+             "-addext subjectAltName=IP:127.0.0.1 2>/dev/null",
+             dir, dir);
+    CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+    test_srv s;
+    agent_reply r;
+
+    /* 429 with Retry-After: 1, then 200: waited (at least the second between the two
+     * arrivals), sent again with the same token, and the 200 is the answer. */
+    test_post_429(dir, 1, "1", &s, &r);
+    CU_ASSERT_EQUAL(r.status, 200);
+    CU_ASSERT_EQUAL(r.tries, 2);
+    CU_ASSERT_EQUAL(s.num, 2);
+    CU_ASSERT_STRING_EQUAL(s.bearer, "Bearer ztca_tok_test");
+    CU_ASSERT_TRUE(json_is_true(json_object_get(r.body, "ok")));
+    int64_t waited = test_ms_between(&s.at[0], &s.at[1]);
+    if (waited < 1000) {
+        fprintf(stderr, "\n  waited %lld ms for Retry-After: 1\n", (long long)waited);
+    }
+    CU_ASSERT_TRUE(waited >= 1000);
+    agent_reply_free(&r);
+
+    /* Always 429: it gives up after AGENT_RETRY_429_MAX waits; the 429 is the answer. */
+    test_post_429(dir, UINT_MAX, "1", &s, &r);
+    CU_ASSERT_EQUAL(r.status, 429);
+    CU_ASSERT_EQUAL(r.tries, 1 + AGENT_RETRY_429_MAX);
+    CU_ASSERT_EQUAL(s.num, 1 + AGENT_RETRY_429_MAX);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(r.body, "type")),
+                           "urn:ztca:problem:rate-limited");
+    for (unsigned i = 1; i < s.num && i < TEST_SRV_MAX; i++) {
+        CU_ASSERT_TRUE(test_ms_between(&s.at[i - 1], &s.at[i]) >= 1000);
+    }
+    agent_reply_free(&r);
+
+    /* Not waited in place: a wait past the bound, no Retry-After, an HTTP-date. */
+    static const char *const no_wait[] = { "3600", NULL, "Fri, 31 Dec 1999 23:59:59 GMT" };
+    for (size_t i = 0; i < 3; i++) {
+        test_post_429(dir, UINT_MAX, no_wait[i], &s, &r);
+        CU_ASSERT_EQUAL(r.status, 429);
+        CU_ASSERT_EQUAL(r.tries, 1);
+        CU_ASSERT_EQUAL(s.num, 1);
+        agent_reply_free(&r);
+    }
+
+    snprintf(cmd, sizeof(cmd), "%s/key.pem", dir);
+    unlink(cmd);
+    snprintf(cmd, sizeof(cmd), "%s/cert.pem", dir);
+    unlink(cmd);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
     static const unit_test tests[] = {
-        { "csr", test_csr },           { "tss2_key", test_tss2_key }, { "state", test_state },
-        { "schedule", test_schedule }, { "files", test_files },       { NULL, NULL },
+        { "csr", test_csr },           { "tss2_key", test_tss2_key },
+        { "state", test_state },       { "schedule", test_schedule },
+        { "files", test_files },       { "retry_after_parse", test_retry_after_parse },
+        { "http_429", test_http_429 }, { NULL, NULL },
     };
     return unit_run("agent", tests);
 }
