@@ -41,7 +41,8 @@ typedef struct api_app {
     const api_ocsp_signer *ocsp_signer;
     /* TPM enrollment (docs/enrollment.md): the manufacturer roots of DIR/tpm-roots, the PCR
      * policy ("attestation") and the "enrollment" settings of ztca.conf. NULL: no roots (every
-     * EK certificate is untrusted), no PCR policy, the default settings. */
+     * EK certificate is untrusted), no PCR policy, the default settings. api_server_set_enroll
+     * swaps them on SIGHUP. */
     const struct attest_roots *tpm_roots;
     const struct attest_pcr_policy *pcr_policy;
     const struct enroll_config *enroll;
@@ -87,6 +88,16 @@ void api_server_set_ocsp_signer(api_server *s, const api_ocsp_signer *signer);
 /* api_server_set_trust_policy: a reloaded trust policy (borrowed; keep the old one alive until
  * the server stops). Cached OCSP answers are dropped, since the score extension may change. */
 void api_server_set_trust_policy(api_server *s, const struct trust_policy *p);
+/* api_enroll_set: the TPM enrollment settings of api_app, swapped together on SIGHUP. */
+typedef struct api_enroll_set {
+    const struct attest_roots *tpm_roots;
+    const struct attest_pcr_policy *pcr_policy;
+    const struct enroll_config *enroll;
+} api_enroll_set;
+/* api_server_set_enroll: reloaded TPM roots, PCR policy and enrollment settings (borrowed, with
+ * what they point to; keep the old ones alive until the server stops). Sessions begun before
+ * are finished under the new settings. */
+void api_server_set_enroll(api_server *s, const api_enroll_set *e);
 /* api_server_port: the bound port of a listener (0 if not running); for tests that bind port 0. */
 unsigned api_server_port(const api_server *s, bool https);
 

@@ -39,9 +39,10 @@ api_enroll_env(api_req *r, enroll_env *env, api_enroll_trust *trust, const char 
     env->rng = r->app->rng;
     env->issuer = r->app->issuer;
     env->st = r->app->store;
-    env->roots = r->app->tpm_roots;
-    env->policy = r->app->pcr_policy;
-    env->conf = r->app->enroll;
+    const api_enroll_set *e = api_server_enroll(r->srv); /* one load: the three agree */
+    env->roots = e->tpm_roots;
+    env->policy = e->pcr_policy;
+    env->conf = e->enroll;
     env->trust_policy = api_server_trust_policy(r->srv);
     env->trust = api_enroll_trust_cb;
     env->trust_ctx = trust;

@@ -53,6 +53,8 @@ struct api_server {
     atomic_bool stopping;
     _Atomic(const trust_policy *) trust;
     trust_policy default_trust; /* when the app names none */
+    _Atomic(const api_enroll_set *) enroll;
+    api_enroll_set first_enroll; /* the app's */
     /* Devices whose score changed, gathered during one feed poll (the feed thread only). */
     char feed_devices[API_FEED_DEVICES_MAX][STORE_NAME_MAX + 1];
     size_t num_feed_devices;
@@ -85,6 +87,18 @@ api_server_set_trust_policy(api_server *s, const trust_policy *p)
     if (s->ocsp != NULL) {
         api_ocsp_clear(s->ocsp);
     }
+}
+
+const api_enroll_set *
+api_server_enroll(api_server *s)
+{
+    return atomic_load(&s->enroll);
+}
+
+void
+api_server_set_enroll(api_server *s, const api_enroll_set *e)
+{
+    atomic_store(&s->enroll, e != NULL ? e : &s->first_enroll);
 }
 
 api_ocsp *
@@ -729,6 +743,8 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
     atomic_store(&s->cfg, app->cfg);
     trust_policy_defaults(&s->default_trust);
     atomic_store(&s->trust, app->trust != NULL ? app->trust : &s->default_trust);
+    s->first_enroll = (api_enroll_set){ app->tpm_roots, app->pcr_policy, app->enroll };
+    atomic_store(&s->enroll, &s->first_enroll);
     s->https.srv = s;
     s->https.https = true;
     s->http.srv = s;

@@ -128,6 +128,8 @@ void api_crl_invalidate(api_crl *c);
 
 /* api_server_trust_policy: the policy in force (ztca.conf "trust", reloaded on SIGHUP). */
 const trust_policy *api_server_trust_policy(api_server *s);
+/* api_server_enroll: the TPM enrollment settings in force (reloaded on SIGHUP). */
+const api_enroll_set *api_server_enroll(api_server *s);
 
 typedef struct api_trust_outcome {
     int score;

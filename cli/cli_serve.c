@@ -73,7 +73,15 @@ typedef struct cli_serve_state {
     char *root_pem, *chain_pem, *tls_cert_pem, *tls_key_pem;
     size_t tls_key_len;
     cli_enroll enroll;
+    /* SIGHUP's TPM roots, PCR policy and enrollment settings, kept like the configurations. */
+    struct cli_serve_enroll *reloaded_enroll[CLI_SERVE_MAX_RELOADS + 1];
+    size_t num_reloaded_enroll;
 } cli_serve_state;
+
+typedef struct cli_serve_enroll {
+    cli_enroll e;
+    api_enroll_set set; /* points into e */
+} cli_serve_enroll;
 
 static void
 cli_serve_state_free(cli_serve_state *s)
@@ -83,6 +91,10 @@ cli_serve_state_free(cli_serve_state *s)
     }
     for (size_t i = 0; i < s->num_policies; i++) {
         free(s->policies[i]);
+    }
+    for (size_t i = 0; i < s->num_reloaded_enroll; i++) {
+        cli_enroll_free(&s->reloaded_enroll[i]->e);
+        free(s->reloaded_enroll[i]);
     }
     for (size_t i = 0; i < s->num_ocsp; i++) {
         ca_signer_free(s->ocsp[i]->signer);
@@ -341,8 +353,9 @@ cli_serve_ocsp_step(cli_serve_state *s, const char *dir, bool read_only, api_ser
     }
 }
 
-/* SIGHUP: ztca.conf and its trust policy again. A broken file must not take a running CA down:
- * it is logged and the configuration in force kept. */
+/* SIGHUP: ztca.conf, its trust policy and the TPM enrollment settings (DIR/tpm-roots, a vendor
+ * root added or withdrawn) again. A broken file must not take a running CA down: it is logged
+ * and everything in force kept. */
 static void
 cli_serve_reload(cli_serve_state *s, const char *dir, api_server *srv)
 {
@@ -358,16 +371,34 @@ cli_serve_reload(cli_serve_state *s, const char *dir, api_server *srv)
     if (ZTCA_IS_OK(rc)) {
         rc = cli_load_trust(dir, next_policy);
     }
+    cli_serve_enroll *next_enroll = NULL;
+    if (ZTCA_IS_OK(rc)) {
+        next_enroll = calloc(1, sizeof(*next_enroll));
+        if (next_enroll == NULL) {
+            rc = ZTCA_NOTE(ZTCA_ERR_NOMEM, "out of memory", 0);
+        } else {
+            cli_enroll_init(&next_enroll->e);
+            rc = cli_enroll_load(dir, &next_enroll->e);
+        }
+    }
     if (!ZTCA_IS_OK(rc)) {
         ztca_log(ZTCA_LOG_ERROR, "event=reload_failed what=\"%s\"", ztca_last_what());
+        if (next_enroll != NULL) {
+            cli_enroll_free(&next_enroll->e);
+            free(next_enroll);
+        }
         free(next);
         free(next_policy);
         return;
     }
+    next_enroll->set =
+        (api_enroll_set){ next_enroll->e.roots, next_enroll->e.policy, &next_enroll->e.conf };
     s->configs[s->num_configs++] = next;
     s->policies[s->num_policies++] = next_policy;
+    s->reloaded_enroll[s->num_reloaded_enroll++] = next_enroll;
     api_server_set_config(srv, next);
     api_server_set_trust_policy(srv, next_policy);
+    api_server_set_enroll(srv, &next_enroll->set);
     ztca_log(ZTCA_LOG_INFO, "event=reloaded");
 }
 

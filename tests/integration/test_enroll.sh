@@ -342,6 +342,34 @@ DEV_SOFT=$(jget "$T/soft/agent.json" 'd["device_id"]')
     [ "$(jget "$T/soft/agent.json" 'd["attestation"]')" = software ] && ok "--no-tpm: attestation level software" ||
     bad "--no-tpm attestation level"
 
+# SIGHUP reloads DIR/tpm-roots: a withdrawn vendor root refuses the next enrollment at once, and
+# putting it back (another SIGHUP) lets TPM B enroll below.
+reloads() { grep -c 'reloaded' "$T/server.log" || true; }
+hup_and_wait() {
+    local n
+    n=$(reloads)
+    kill -HUP "$SERVER_PID"
+    for _ in $(seq 100); do [ "$(reloads)" -gt "$n" ] && return 0; sleep 0.05; done
+    bad "no reload after SIGHUP: $(tail -3 "$T/server.log")"
+}
+mv "$D/tpm-roots/swtpm-localca.pem" "$T/swtpm-localca.pem.away"
+hup_and_wait
+grep -q 'tpm_roots.*anchors=0' "$T/server.log" && ok "SIGHUP: tpm-roots reloaded (no anchors left)" ||
+    bad "tpm-roots reload not logged: $(grep tpm_roots "$T/server.log" | tail -2)"
+expect_exit "vendor root withdrawn (SIGHUP)" 5 "ek_cert_untrusted" "$AGENT" enroll --server "$S" \
+    --token "$(token dave)" --ca-cert "$ROOT" --out "$T/noroot" --tcti "$TCTI_B" --ek rsa --ak rsa
+nodir "vendor root withdrawn" "$T/noroot"
+mv "$T/swtpm-localca.pem.away" "$D/tpm-roots/swtpm-localca.pem"
+hup_and_wait
+# A broken file in the directory: the reload fails as a whole and the roots in force stay (TPM B
+# enrolls below).
+echo "not a certificate" >"$D/tpm-roots/broken.pem"
+nf=$(grep -c 'reload_failed' "$T/server.log" || true)
+kill -HUP "$SERVER_PID"
+for _ in $(seq 100); do [ "$(grep -c 'reload_failed' "$T/server.log" || true)" -gt "$nf" ] && break; sleep 0.05; done
+[ "$(grep -c 'reload_failed' "$T/server.log" || true)" -gt "$nf" ] && ok "SIGHUP with a broken tpm-roots file: reload refused, logged" ||
+    bad "no reload_failed for a broken tpm-roots file"
+rm -f "$D/tpm-roots/broken.pem"
 if "$AGENT" enroll --server "$S" --token "$(token dave)" --ca-cert "$ROOT" --out "$T/b-rsa" \
     --tcti "$TCTI_B" --ek rsa --ak rsa >"$T/out" 2>"$T/err"; then
     ok "enroll with the raw swtpm TCTI ($TCTI_B), RSA EK, RSA AK (TPM B)"
