@@ -80,8 +80,13 @@ api_enroll_begin_fields(const json_t *obj, bool renew, enroll_begin_req *req)
         ZTCA_ENSURE(!api_enroll_present(cert) && !api_enroll_present(chain), ZTCA_ERR_BAD_INPUT,
                     "a renewal sends no EK certificate: the device's EK is on record");
     } else {
-        ZTCA_GUARD(api_enroll_b64(&req->ek_cert, cert, ENROLL_EK_CERT_MAX,
-                                  "\"ek_certificate\" (base64 DER, at most 8 KiB) is required"));
+        /* Optional: without it the EK must have been pre-registered (enroll_tpm_begin). */
+        if (api_enroll_present(cert)) {
+            ZTCA_GUARD(api_enroll_b64(&req->ek_cert, cert, ENROLL_EK_CERT_MAX,
+                                      "\"ek_certificate\" must be base64 DER of at most 8 KiB"));
+        }
+        ZTCA_ENSURE(req->ek_cert.p != NULL || !api_enroll_present(chain), ZTCA_ERR_BAD_INPUT,
+                    "\"ek_chain\" without \"ek_certificate\"");
         if (api_enroll_present(chain)) {
             ZTCA_ENSURE(json_is_array(chain) && json_array_size(chain) <= ENROLL_EK_CHAIN_MAX,
                         ZTCA_ERR_BAD_INPUT,
@@ -219,6 +224,75 @@ api_decode_enroll_finish(const uint8_t *body, size_t len, bool renew, enroll_fin
     json_decref(obj);
     if (!ZTCA_IS_OK(rc)) {
         enroll_finish_req_free(&req);
+        return rc;
+    }
+    *out = req;
+    return ZTCA_RC_OK;
+}
+
+/* ---- POST /v1/devices ---------------------------------------------------------------------- */
+
+void
+api_device_allow_req_free(api_device_allow_req *req)
+{
+    if (req == NULL) {
+        return;
+    }
+    ztca_free(req->ek_public.p);
+    ztca_free(req->facts);
+    memset(req, 0, sizeof(*req));
+}
+
+static bool
+api_note_is_valid(const char *s, size_t len)
+{
+    if (len == 0 || len > ENROLL_NOTE_MAX || strlen(s) != len) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static ztca_rc
+api_device_allow_fields(const json_t *obj, api_device_allow_req *req)
+{
+    const json_t *pub = json_object_get(obj, "ek_public");
+    const json_t *note = json_object_get(obj, "note");
+    if (json_is_string(pub) && strncmp(json_string_value(pub), "-----BEGIN", 10) == 0) {
+        ZTCA_BAIL(ZTCA_ERR_BAD_INPUT,
+                  "\"ek_public\" must be the EK's TPM2B_PUBLIC (tpm2_readpublic -f tss), not a "
+                  "PEM key: the device id is derived from the whole public area");
+    }
+    ZTCA_GUARD(api_enroll_b64(&req->ek_public, pub, ATTEST_BLOB_MAX,
+                              "\"ek_public\" (base64 TPM2B_PUBLIC of the EK) is required"));
+    if (api_enroll_present(note)) {
+        ZTCA_ENSURE(json_is_string(note)
+                        && api_note_is_valid(json_string_value(note), json_string_length(note)),
+                    ZTCA_ERR_BAD_INPUT,
+                    "\"note\" must be 1-256 bytes of text without control characters");
+        memcpy(req->note, json_string_value(note), json_string_length(note) + 1);
+    }
+    return api_enroll_facts(&req->facts, json_object_get(obj, "facts"));
+}
+
+ztca_rc
+api_decode_device_allow(const uint8_t *body, size_t len, api_device_allow_req *out,
+                        const char **out_type)
+{
+    json_t *obj = NULL;
+    api_device_allow_req req;
+    memset(&req, 0, sizeof(req));
+    ZTCA_GUARD(api_enroll_object(body, len, &obj, out_type));
+    *out_type = "invalid-field";
+    ztca_rc rc = api_device_allow_fields(obj, &req);
+    json_decref(obj);
+    if (!ZTCA_IS_OK(rc)) {
+        api_device_allow_req_free(&req);
         return rc;
     }
     *out = req;

@@ -208,3 +208,47 @@ api_h_devices_revoke(api_req *r)
                              (json_int_t)num));
     return ZTCA_RC_OK;
 }
+
+/* POST /v1/devices: pre-registers a TPM without an EK certificate (docs/attestation.md
+ * "Pre-registering EK public keys"). */
+ztca_rc
+api_h_devices_allow(api_req *r)
+{
+    api_device_allow_req req;
+    char actor[STORE_NAME_MAX + 1], id[CA_NAME_MAX + 1], detail[256];
+    attest_reason ar = ATTEST_OK;
+    const char *type = NULL;
+    ZTCA_GUARD(api_require_json(r));
+    ztca_rc rc = api_decode_device_allow(r->body, r->body_len, &req, &type);
+    if (!ZTCA_IS_OK(rc)) {
+        api_reply_decode_error(r, type);
+        return rc;
+    }
+    api_actor(r, actor, sizeof(actor));
+    enroll_env env;
+    memset(&env, 0, sizeof(env));
+    env.st = r->app->store;
+    enroll_ek_allow_req in = { .ek_public = req.ek_public.p,
+                               .ek_public_len = req.ek_public.len,
+                               .note = req.note[0] != '\0' ? req.note : NULL,
+                               .facts = req.facts,
+                               .actor = actor };
+    rc = enroll_ek_allow(&env, &in, id, sizeof(id), &ar);
+    api_device_allow_req_free(&req);
+    if (!ZTCA_IS_OK(rc) && ar != ATTEST_OK && ar != ATTEST_R_INTERNAL) {
+        /* The reason names the check, as an enrollment refusal would (docs/attestation.md). */
+        snprintf(detail, sizeof(detail), "%s: %s", attest_reason_name(ar), attest_reason_text(ar));
+        api_reply_problem(r, 400, "invalid-ek-public", "Not an EK public area", detail);
+        return rc;
+    }
+    if (rc.err == ZTCA_ERR_CONFLICT) {
+        api_reply_problem(r, 409, "device-exists", "Device exists",
+                          "a device with this EK is already on record");
+        return rc;
+    }
+    ZTCA_GUARD(rc);
+    api_reply_json(
+        r, 201,
+        json_pack("{s:s, s:s, s:s}", "device_id", id, "status", "active", "ek", "registered"));
+    return ZTCA_RC_OK;
+}

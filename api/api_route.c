@@ -19,6 +19,7 @@ const api_route api_routes[] = {
     { "GET", "/v1/certs/{}", api_h_certs_get, API_AUTH_ADMIN, 0, false, false },
     { "POST", "/v1/certs/{}/revoke", api_h_certs_revoke, API_AUTH_ADMIN, 4 * KIB, false, false },
     { "GET", "/v1/devices", api_h_devices_list, API_AUTH_ADMIN, 0, false, false },
+    { "POST", "/v1/devices", api_h_devices_allow, API_AUTH_ADMIN, 32 * KIB, false, false },
     { "GET", "/v1/devices/{}", api_h_devices_get, API_AUTH_ADMIN, 0, false, false },
     { "POST", "/v1/devices/{}/revoke", api_h_devices_revoke, API_AUTH_ADMIN, 4 * KIB, false,
       false },

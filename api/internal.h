@@ -301,6 +301,21 @@ ZTCA_RC api_decode_enroll_begin(const uint8_t *body, size_t len, bool renew, enr
 ZTCA_RC api_decode_enroll_finish(const uint8_t *body, size_t len, bool renew,
                                  enroll_finish_req *out, const char **out_type);
 
+/* api_device_allow_req: POST /v1/devices (api_decode_enroll.c; docs/api.md "Devices"). */
+typedef struct api_device_allow_req {
+    enroll_blob ek_public;          /* owned: TPM2B_PUBLIC of the EK, 1..ATTEST_BLOB_MAX */
+    char note[ENROLL_NOTE_MAX + 1]; /* "" when absent */
+    char *facts;                    /* owned: a JSON object (compact), or NULL */
+} api_device_allow_req;
+
+/* api_decode_device_allow: {"ek_public": base64 TPM2B_PUBLIC, "note"?, "facts"?}. Structure and
+ * bounds only: enroll_ek_allow judges the EK public itself. A PEM public key is refused with a
+ * detail saying why (the device id is derived from the TPMT_PUBLIC, which a PEM key lacks). Free
+ * the output with api_device_allow_req_free. */
+ZTCA_RC api_decode_device_allow(const uint8_t *body, size_t len, api_device_allow_req *out,
+                                const char **out_type);
+void api_device_allow_req_free(api_device_allow_req *req);
+
 /* ---- callers (api_peer.c) ------------------------------------------------------------------ */
 
 /* api_peer_get: verifies the TLS client certificate of the connection (GnuTLS chain check with
@@ -335,6 +350,7 @@ ztca_rc api_h_certs_revoke(api_req *r);
 ztca_rc api_h_devices_list(api_req *r);
 ztca_rc api_h_devices_get(api_req *r);
 ztca_rc api_h_devices_revoke(api_req *r);
+ztca_rc api_h_devices_allow(api_req *r);
 ztca_rc api_h_audit_list(api_req *r);
 ztca_rc api_h_ocsp_post(api_req *r);
 ztca_rc api_h_ocsp_get(api_req *r);

@@ -505,8 +505,10 @@ void enroll_result_free(enroll_result *r);
 
 /* enroll_tpm_begin: step 1 of DESIGN.md 3 for the holder of the token whose SHA-256 is
  * `token_hash`. The token must be valid (it is checked, not used: it is consumed by the finish
- * that issues), the EK certificate must chain to `env->roots` and hold the EK public, the AK must
- * be an attestation key, the device (dev- + base32 SHA-256 of the EK's TPMT_PUBLIC) must not be
+ * that issues), the EK certificate must chain to `env->roots` and hold the EK public (or, without
+ * a certificate, the EK must be on record: pre-registered with enroll_ek_allow, or enrolled
+ * before with a verified certificate; "ek_not_registered" otherwise), the AK must be an
+ * attestation key, the device (dev- + base32 SHA-256 of the EK's TPMT_PUBLIC) must not be
  * revoked. Records a single-use session bound to the token and returns the nonce and the
  * MakeCredential challenge for the AK. */
 ZTCA_RC enroll_tpm_begin(const enroll_env *env, const uint8_t token_hash[32],
@@ -531,5 +533,27 @@ ZTCA_RC enroll_renew_begin(const enroll_env *env, const enroll_peer *peer,
  * recorded as a trust signal (source "attestation", kind "renewal"). */
 ZTCA_RC enroll_renew_finish(const enroll_env *env, const enroll_peer *peer,
                             const enroll_finish_req *req, enroll_result *out, enroll_outcome *why);
+
+/* ---- EK pre-registration (docs/attestation.md "Pre-registering EK public keys") ------------ */
+
+#define ENROLL_NOTE_MAX 256 /* an operator's note on a pre-registered device */
+
+/* enroll_ek_allow_req: POST /v1/devices. Everything borrowed. */
+typedef struct enroll_ek_allow_req {
+    const uint8_t *ek_public; /* TPM2B_PUBLIC of the EK (`tpm2_readpublic -f tss`) */
+    size_t ek_public_len;
+    const char *note;  /* NULL or 1..ENROLL_NOTE_MAX printable bytes */
+    const char *facts; /* NULL or a JSON object (compact text): the operator's facts */
+    const char *actor; /* who registers, for the facts and the audit entry ("admin:...") */
+} enroll_ek_allow_req;
+
+/* enroll_ek_allow: records a TPM that has no EK certificate, so that it can enroll with its EK
+ * public alone (enroll_tpm_begin). The EK public must be an EK template (attest_ek_public_parse:
+ * BAD_INPUT / UNSUPPORTED with *out_reason); the device id is derived from it as at enrollment
+ * (out_id, at least CA_NAME_MAX + 1 bytes). The device's facts say "ek": "registered", who and
+ * when, and keep the EK's SubjectPublicKeyInfo ("ek_spki") for attest_ek_registered; the audit
+ * entry is "device.allow" by `actor`. CONFLICT when a device with this EK (or id) exists. */
+ZTCA_RC enroll_ek_allow(const enroll_env *env, const enroll_ek_allow_req *req, char *out_id,
+                        size_t id_size, attest_reason *out_reason);
 
 #endif /* ZTCA_ENROLL_ENROLL_H */

@@ -239,6 +239,10 @@ enroll_session_data_encode(char **out, size_t *out_len, const enroll_session_dat
     ZTCA_CHECK(ztca_hex_encode(digest, sizeof(digest), d->ek_digest, sizeof(d->ek_digest)));
     ZTCA_REQUIRE(json_object_set_new(o, "ek_sha256", json_string(digest)) == 0, ZTCA_ERR_NOMEM,
                  "session: out of memory");
+    if (d->ek_origin == ATTEST_EK_REGISTERED) {
+        ZTCA_REQUIRE(json_object_set_new(o, "ek_origin", json_string("registered")) == 0,
+                     ZTCA_ERR_NOMEM, "session: out of memory");
+    }
     ZTCA_CHECK(enroll_json_set_b64(o, "ek_cert", &d->ek_cert));
     ZTCA_CHECK(enroll_json_set_b64(o, "ek_public", &d->ek_public));
     ZTCA_CHECK(enroll_json_set_b64(o, "ak_public", &d->ak_public));
@@ -315,6 +319,13 @@ enroll_session_data_decode(enroll_session_data *out, const uint8_t *data, size_t
                  ZTCA_ERR_BAD_INPUT, "session: bad PCR selection");
     d.pcr_bank = (uint16_t)json_integer_value(bank);
     d.pcr_mask = (uint32_t)json_integer_value(mask);
+    /* Absent: a certified EK (sessions written before pre-registration existed). */
+    const json_t *origin = json_object_get(o, "ek_origin");
+    ZTCA_REQUIRE(
+        origin == NULL
+            || (json_is_string(origin) && strcmp(json_string_value(origin), "registered") == 0),
+        ZTCA_ERR_BAD_INPUT, "session: unknown EK origin");
+    d.ek_origin = origin != NULL ? ATTEST_EK_REGISTERED : ATTEST_EK_CERTIFIED;
     ZTCA_CHECK(enroll_json_get_b64(&d.ek_cert, o, "ek_cert", ENROLL_EK_CERT_MAX, false));
     ZTCA_CHECK(enroll_json_get_b64(&d.ek_public, o, "ek_public", ATTEST_BLOB_MAX, true));
     ZTCA_CHECK(enroll_json_get_b64(&d.ak_public, o, "ak_public", ATTEST_BLOB_MAX, true));
@@ -451,6 +462,9 @@ enroll_facts_build(char **out, bool *out_counter_regressed, const enroll_facts_i
               && enroll_set(facts, "last_attestation_via", json_string(in->via));
     if (ok && json_object_get(facts, "enrolled_with") == NULL) {
         ok = enroll_set(facts, "enrolled_with", json_string(in->ek != NULL ? "tpm" : "token"));
+    }
+    if (ok && in->ek_origin != NULL) {
+        ok = enroll_set(facts, "ek", json_string(in->ek_origin));
     }
     if (ok && in->ek != NULL) {
         enroll_key_kind(ek, sizeof(ek), in->ek);

@@ -22,6 +22,12 @@ enroll_conf(const enroll_env *env)
     return env->conf != NULL ? env->conf : &defaults;
 }
 
+static const char *
+enroll_ek_origin_name(attest_ek_origin origin)
+{
+    return origin == ATTEST_EK_REGISTERED ? "registered" : "certified";
+}
+
 /* An attest failure that judges the evidence (not one of ours) becomes an EVIDENCE refusal. The
  * reason is passed by pointer: it is read after the call that set it (argument evaluation order
  * is unspecified). */
@@ -138,6 +144,94 @@ out:
     return rc;
 }
 
+/* The EK of a begin with a certificate: it chains to a configured manufacturer root and holds
+ * the EK public. */
+static ztca_rc
+enroll_ek_certified(const enroll_env *env, const enroll_begin_req *req, attest_ek *out,
+                    enroll_outcome *why)
+{
+    attest_reason ar = ATTEST_OK;
+    if (env->roots == NULL || attest_roots_num_anchors(env->roots) == 0) {
+        return enroll_refuse(why, ENROLL_REFUSED_EVIDENCE, ATTEST_R_EK_CERT_UNTRUSTED,
+                             ZTCA_ERR_DENIED, __FILE__, __LINE__,
+                             "no TPM manufacturer roots are configured (DIR/tpm-roots)");
+    }
+    const uint8_t *chain[ENROLL_EK_CHAIN_MAX];
+    size_t chain_lens[ENROLL_EK_CHAIN_MAX];
+    for (size_t i = 0; i < req->num_ek_chain; i++) {
+        chain[i] = req->ek_chain[i].p;
+        chain_lens[i] = req->ek_chain[i].len;
+    }
+    attest_ek_in in = { req->ek_cert.p,   req->ek_cert.len,  chain, chain_lens, req->num_ek_chain,
+                        req->ek_public.p, req->ek_public.len };
+    return enroll_evidence(why, attest_ek_verify(out, &ar, env->roots, &in), &ar);
+}
+
+/* The EK of a begin without a certificate (docs/attestation.md "Pre-registering EK public keys"):
+ * a device with this EK must be on record, and not revoked. Its key comes from the record: the
+ * one an operator registered (facts "ek_spki", `ztca device allow`), else the key of the EK
+ * certificate verified at its first enrollment. The lookup is by the SHA-256 of the TPMT_PUBLIC,
+ * so the template (attributes, policy) is the registered one too. */
+static ztca_rc
+enroll_ek_on_record(const enroll_env *env, const enroll_begin_req *req, attest_ek *out,
+                    enroll_outcome *why)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    attest_reason ar = ATTEST_OK;
+    attest_key pub;
+    uint8_t digest[STORE_HASH_LEN];
+    char id[CA_NAME_MAX + 1];
+    uint8_t *spki = NULL;
+    size_t spki_len = 0;
+    store_device dev;
+    store_device_init(&dev);
+
+    ZTCA_CHECK(enroll_evidence(
+        why, attest_ek_public_parse(&pub, &ar, req->ek_public.p, req->ek_public.len), &ar));
+    ZTCA_CHECK(enroll_ek_identity(digest, id, sizeof(id), req->ek_public.p, req->ek_public.len));
+    rc = store_device_find_by_ek(env->st, digest, &dev);
+    if (rc.err == ZTCA_ERR_NOT_FOUND) {
+        rc = enroll_refuse(why, ENROLL_REFUSED_EVIDENCE, ATTEST_R_EK_NOT_REGISTERED,
+                           ZTCA_ERR_DENIED, __FILE__, __LINE__,
+                           "no EK certificate, and this EK was not pre-registered "
+                           "(ztca device allow --ek-pub)");
+        goto out;
+    }
+    ZTCA_CHECK(rc);
+    if (dev.status == STORE_DISABLED) {
+        rc = ENROLL_REFUSE_TPM(why, ENROLL_REFUSED_DEVICE_REVOKED, ZTCA_ERR_DENIED,
+                               "this device is revoked and cannot enroll or renew");
+        goto out;
+    }
+    if (!ZTCA_IS_OK(enroll_facts_ek_spki(&spki, &spki_len, dev.facts))) {
+        spki = NULL; /* an unreadable registration vouches for nothing */
+    }
+    if (spki == NULL && dev.ek_cert != NULL
+        && ca_cert_has_key(dev.ek_cert, dev.ek_cert_len, pub.spki, pub.spki_len)) {
+        spki = ztca_malloc(pub.spki_len);
+        ZTCA_REQUIRE(spki != NULL, ZTCA_ERR_NOMEM, "out of memory");
+        memcpy(spki, pub.spki, pub.spki_len);
+        spki_len = pub.spki_len;
+    }
+    if (spki == NULL) {
+        rc = enroll_refuse(why, ENROLL_REFUSED_EVIDENCE, ATTEST_R_EK_NOT_REGISTERED,
+                           ZTCA_ERR_DENIED, __FILE__, __LINE__,
+                           "the device of this EK has no registered EK key on record");
+        goto out;
+    }
+    ZTCA_CHECK(enroll_evidence(
+        why, attest_ek_registered(out, &ar, req->ek_public.p, req->ek_public.len, spki, spki_len),
+        &ar));
+    /* Enrolled before with a verified certificate: that certificate still vouches for it. */
+    if (!enroll_facts_ek_registered(dev.facts) && dev.ek_cert != NULL) {
+        out->origin = ATTEST_EK_CERTIFIED;
+    }
+out:
+    ztca_free(spki);
+    store_device_free(&dev);
+    return rc;
+}
+
 ztca_rc
 enroll_tpm_begin(const enroll_env *env, const uint8_t token_hash[STORE_HASH_LEN],
                  const enroll_begin_req *req, enroll_challenge *out, enroll_outcome *why)
@@ -155,26 +249,16 @@ enroll_tpm_begin(const enroll_env *env, const uint8_t token_hash[STORE_HASH_LEN]
     memset(why, 0, sizeof(*why));
 
     ZTCA_CHECK(enroll_token_check(env, token_hash, &tok, why));
-    if (req->ek_cert.p == NULL || req->ek_public.p == NULL) {
+    if (req->ek_public.p == NULL) {
         rc = ENROLL_REFUSE_TPM(why, ENROLL_REFUSED_EVIDENCE_SHAPE, ZTCA_ERR_BAD_INPUT,
-                               "enrollment needs the EK certificate and the EK public area");
+                               "enrollment needs the EK public area");
         goto out;
     }
-    if (env->roots == NULL || attest_roots_num_anchors(env->roots) == 0) {
-        rc = enroll_refuse(why, ENROLL_REFUSED_EVIDENCE, ATTEST_R_EK_CERT_UNTRUSTED,
-                           ZTCA_ERR_DENIED, __FILE__, __LINE__,
-                           "no TPM manufacturer roots are configured (DIR/tpm-roots)");
-        goto out;
+    if (req->ek_cert.p != NULL) {
+        ZTCA_CHECK(enroll_ek_certified(env, req, &ek, why));
+    } else {
+        ZTCA_CHECK(enroll_ek_on_record(env, req, &ek, why));
     }
-    const uint8_t *chain[ENROLL_EK_CHAIN_MAX];
-    size_t chain_lens[ENROLL_EK_CHAIN_MAX];
-    for (size_t i = 0; i < req->num_ek_chain; i++) {
-        chain[i] = req->ek_chain[i].p;
-        chain_lens[i] = req->ek_chain[i].len;
-    }
-    attest_ek_in in = { req->ek_cert.p,   req->ek_cert.len,  chain, chain_lens, req->num_ek_chain,
-                        req->ek_public.p, req->ek_public.len };
-    ZTCA_CHECK(enroll_evidence(why, attest_ek_verify(&ek, &ar, env->roots, &in), &ar));
     ZTCA_CHECK(
         enroll_evidence(why, attest_ak_parse(&ak, &ar, req->ak_public.p, req->ak_public.len), &ar));
     attest_key key;
@@ -191,6 +275,7 @@ enroll_tpm_begin(const enroll_env *env, const uint8_t token_hash[STORE_HASH_LEN]
     }
 
     d.op = ENROLL_OP_ENROLL;
+    d.ek_origin = ek.origin;
     /* The session state borrows the request's blobs for encoding (the caller frees them). */
     d.ek_cert = req->ek_cert;
     d.ek_public = req->ek_public;
@@ -282,7 +367,7 @@ enroll_verify(const enroll_env *env, const store_session *ses, const enroll_sess
         size_t n = 0;
         ZTCA_GUARD(attest_pcr_baseline_encode(&v->baseline, &n, &v->quote.pcrs));
     }
-    v->level = attest_level_of(ATTEST_EK_CERTIFIED, v->verdict.decision);
+    v->level = attest_level_of(d->ek_origin, v->verdict.decision);
     ztca_rc rc = ca_csr_parse(&v->csr, (const uint8_t *)req->csr, req->csr_len);
     if (!ZTCA_IS_OK(rc) && rc.err != ZTCA_ERR_NOMEM) {
         why->refusal = ENROLL_REFUSED_CSR;
@@ -516,7 +601,11 @@ enroll_tpm_finish(const enroll_env *env, const uint8_t token_hash[STORE_HASH_LEN
                             .verdict = &v.verdict,
                             .pcr_bank = d.pcr_bank,
                             .pcr_mask = d.pcr_mask,
-                            .baseline = v.baseline };
+                            .baseline = v.baseline,
+                            .ek_origin = enroll_ek_origin_name(d.ek_origin) };
+    /* A registered EK's record was made by `ztca device allow`; it cannot have gone since. */
+    ZTCA_REQUIRE(exists || d.ek_origin != ATTEST_EK_REGISTERED, ZTCA_ERR_NOT_FOUND,
+                 "the pre-registered device vanished");
     ZTCA_CHECK(enroll_facts_build(&facts, &regressed, &fin));
     char detail[160];
     snprintf(detail, sizeof(detail), "{\"attestation\":\"%s\",\"level\":\"%s\",\"pcr\":\"%s\"}",
@@ -617,7 +706,9 @@ enroll_renew_begin(const enroll_env *env, const enroll_peer *peer, const enroll_
     }
     /* The device's EK, identified by the hash recorded at enrollment (its certificate was
      * verified then); MakeCredential needs its public area. */
-    attest_ek ek = { .origin = ATTEST_EK_CERTIFIED, .from_public = true };
+    attest_ek ek = { .origin = enroll_facts_ek_registered(dev.facts) ? ATTEST_EK_REGISTERED
+                                                                     : ATTEST_EK_CERTIFIED,
+                     .from_public = true };
     attest_key ak;
     ZTCA_CHECK(enroll_evidence(
         why, attest_ek_public_parse(&ek.key, &ar, req->ek_public.p, req->ek_public.len), &ar));
@@ -648,6 +739,7 @@ enroll_renew_begin(const enroll_env *env, const enroll_peer *peer, const enroll_
     tok.expires_at = ztca_now() + enroll_conf(env)->session_ttl;
 
     d.op = ENROLL_OP_RENEW;
+    d.ek_origin = ek.origin;
     snprintf(d.serial, sizeof(d.serial), "%s", peer->serial);
     d.ek_public = req->ek_public;
     d.ak_public = req->ak_public;
@@ -764,6 +856,7 @@ enroll_renew_finish(const enroll_env *env, const enroll_peer *peer, const enroll
         fin.pcr_bank = d.pcr_bank;
         fin.pcr_mask = d.pcr_mask;
         fin.baseline = v.baseline;
+        fin.ek_origin = enroll_ek_origin_name(d.ek_origin);
     }
     ZTCA_CHECK(enroll_facts_build(&facts, &regressed, &fin));
     char detail[160];

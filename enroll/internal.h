@@ -131,8 +131,9 @@ typedef struct enroll_session_data {
     enroll_blob key_public; /* TPM2B_PUBLIC of the key the CSR must hold */
     uint16_t pcr_bank;      /* the selection the quote must cover */
     uint32_t pcr_mask;
-    char serial[2 * 20 + 1]; /* renew: the certificate that opened the session */
-    char *facts;             /* owned: the device's own facts (JSON object text) or NULL */
+    char serial[2 * 20 + 1];    /* renew: the certificate that opened the session */
+    attest_ek_origin ek_origin; /* CERTIFIED, or REGISTERED: the level the finish may give */
+    char *facts;                /* owned: the device's own facts (JSON object text) or NULL */
 } enroll_session_data;
 
 void enroll_session_data_init(enroll_session_data *d);
@@ -158,7 +159,8 @@ typedef struct enroll_facts_in {
     const attest_pcr_verdict *verdict;
     uint16_t pcr_bank;
     uint32_t pcr_mask;
-    const char *baseline; /* a new PCR baseline (JSON) to record, or NULL to keep the old */
+    const char *baseline;  /* a new PCR baseline (JSON) to record, or NULL to keep the old */
+    const char *ek_origin; /* "certified", "registered", or NULL (software: unchanged) */
 } enroll_facts_in;
 
 /* enroll_facts_build: the device's new facts (compact JSON, sorted keys, malloc'd; free()):
@@ -170,5 +172,13 @@ ZTCA_RC enroll_facts_build(char **out, bool *out_counter_regressed, const enroll
 bool enroll_facts_pcr_failed(const char *facts);
 /* enroll_facts_baseline: the "pcr_baseline" recorded in a device's facts, if any. */
 ZTCA_RC enroll_facts_baseline(attest_pcr_bank *out, bool *out_found, const char *facts);
+
+/* ---- EK pre-registration (enroll_ek_allow.c) ---------------------------------------------- */
+
+/* enroll_facts_ek_registered: the device's facts say its EK was pre-registered ("ek"). */
+bool enroll_facts_ek_registered(const char *facts);
+/* enroll_facts_ek_spki: the "ek_spki" that enroll_ek_allow recorded, decoded (malloc'd, free());
+ * *out NULL when the facts hold none. BAD_INPUT when it is there but not base64. */
+ZTCA_RC enroll_facts_ek_spki(uint8_t **out, size_t *out_len, const char *facts);
 
 #endif /* ZTCA_ENROLL_INTERNAL_H */

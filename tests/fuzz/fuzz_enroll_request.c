@@ -1,6 +1,7 @@
 /* Target: api_decode_enroll_begin, api_decode_enroll_finish (enrollment and renewal bodies),
- * enroll_session_data_decode (with an encode/decode round trip) and enroll_config_parse: every
- * parser of the enrollment routes (docs/api.md, "Enrollment"). The whole input is the body. */
+ * api_decode_device_allow (POST /v1/devices: EK pre-registration), enroll_session_data_decode (with
+ * an encode/decode round trip) and enroll_config_parse: every parser of the enrollment routes
+ * (docs/api.md, "Enrollment"). The whole input is the body. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             /* Decoded members are bounded and present as the route requires. */
             if (b.ek_public.len == 0 || b.ak_public.len == 0 || b.key_public.len == 0
                 || b.ak_public.len > ATTEST_BLOB_MAX || b.num_ek_chain > ENROLL_EK_CHAIN_MAX
-                || (renew != 0) != (b.ek_cert.p == NULL)
+                || (renew != 0 && b.ek_cert.p != NULL)
+                || (b.ek_cert.p == NULL && b.num_ek_chain != 0)
                 || (b.facts != NULL && strlen(b.facts) > ENROLL_FACTS_MAX)) {
                 abort();
             }
@@ -39,6 +41,24 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         } else if (type == NULL) {
             abort();
         }
+    }
+    const char *type = NULL;
+    api_device_allow_req a;
+    if (ZTCA_IS_OK(api_decode_device_allow(data, size, &a, &type))) {
+        if (a.ek_public.p == NULL || a.ek_public.len == 0 || a.ek_public.len > ATTEST_BLOB_MAX
+            || strlen(a.note) > ENROLL_NOTE_MAX
+            || (a.facts != NULL && strlen(a.facts) > ENROLL_FACTS_MAX)) {
+            abort();
+        }
+        /* What the route does next with the bytes: the EK template check (bounded). */
+        attest_key k;
+        if (ZTCA_IS_OK(attest_ek_public_parse(&k, NULL, a.ek_public.p, a.ek_public.len))
+            && (k.spki_len == 0 || k.spki_len > sizeof(k.spki))) {
+            abort();
+        }
+        api_device_allow_req_free(&a);
+    } else if (type == NULL) {
+        abort();
     }
     enroll_session_data d;
     if (ZTCA_IS_OK(enroll_session_data_decode(&d, data, size))) {

@@ -136,6 +136,7 @@ test_session_data(void)
     d.pcr_bank = ATTEST_ALG_SHA256;
     d.pcr_mask = 0xff;
     d.facts = ztca_strdup("{\"hostname\":\"a\"}");
+    d.ek_origin = ATTEST_EK_REGISTERED;
     char *text = NULL;
     size_t len = 0;
     UNIT_ASSERT_OK(enroll_session_data_encode(&text, &len, &d));
@@ -149,6 +150,7 @@ test_session_data(void)
     CU_ASSERT_EQUAL(back.pcr_mask, 0xffu);
     CU_ASSERT_PTR_NULL(back.ek_cert.p);
     CU_ASSERT_STRING_EQUAL(back.facts, "{\"hostname\":\"a\"}");
+    CU_ASSERT_EQUAL(back.ek_origin, ATTEST_EK_REGISTERED);
     enroll_session_data_free(&back);
     /* Every strict prefix is refused (from an exact-size copy: ASan sees over-reads). */
     for (size_t n = 0; n < len; n++) {
@@ -263,6 +265,21 @@ test_facts(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(facts, "\"enrolled_with\":\"token\""));
     CU_ASSERT_PTR_NULL(strstr(facts, "\"tpm\""));
     free(facts);
+    /* The EK's origin is recorded ("ek"), and a registered EK's facts survive the rebuild. */
+    enroll_facts_in reg = { .old_facts = "{\"ek\":\"registered\",\"ek_spki\":\"AA==\"}",
+                            .level = "tpm-registered",
+                            .ca_level = CA_ATTEST_TPM,
+                            .via = "enroll",
+                            .now = 1,
+                            .ek_origin = "registered" };
+    UNIT_ASSERT_OK(enroll_facts_build(&facts, &regressed, &reg));
+    CU_ASSERT_PTR_NOT_NULL(strstr(facts, "\"ek\":\"registered\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(facts, "\"ek_spki\":\"AA==\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(facts, "\"attestation_level\":\"tpm-registered\""));
+    CU_ASSERT_TRUE(enroll_facts_ek_registered(facts));
+    CU_ASSERT_FALSE(enroll_facts_ek_registered("{\"ek\":\"certified\"}"));
+    CU_ASSERT_FALSE(enroll_facts_ek_registered(NULL));
+    free(facts);
 }
 
 /* ---- request decoders ---------------------------------------------------------------------- */
@@ -295,6 +312,13 @@ test_decode_begin(void)
     UNIT_ASSERT_OK(api_decode_enroll_begin((const uint8_t *)body, strlen(body), true, &req, &type));
     CU_ASSERT_PTR_NULL(req.ek_cert.p);
     enroll_begin_req_free(&req);
+    /* An enrollment without an EK certificate decodes (the EK must be on record: enroll/). */
+    type = NULL;
+    UNIT_ASSERT_OK(
+        api_decode_enroll_begin((const uint8_t *)body, strlen(body), false, &req, &type));
+    CU_ASSERT_PTR_NULL(req.ek_cert.p);
+    CU_ASSERT_TRUE(req.ek_public.len > 200);
+    enroll_begin_req_free(&req);
     free(body);
 
     static const struct {
@@ -305,8 +329,13 @@ test_decode_begin(void)
         { "not_json", "{", "invalid-json" },
         { "array", "[]", "invalid-json" },
         { "duplicate_key", "{\"ek_public\":\"AA==\",\"ek_public\":\"AA==\"}", "invalid-json" },
-        { "no_ek_certificate",
-          "{\"ek_public\":\"AA==\",\"ak_public\":\"AA==\",\"key_public\":\"AA==\"}",
+        { "ek_chain_without_certificate",
+          "{\"ek_chain\":[\"AA==\"],\"ek_public\":\"AA==\",\"ak_public\":\"AA==\","
+          "\"key_public\":\"AA==\"}",
+          "invalid-field" },
+        { "ek_certificate_number",
+          "{\"ek_certificate\":1,\"ek_public\":\"AA==\",\"ak_public\":\"AA==\","
+          "\"key_public\":\"AA==\"}",
           "invalid-field" },
         { "ek_certificate_not_base64",
           "{\"ek_certificate\":\"!!!!\",\"ek_public\":\"AA==\",\"ak_public\":\"AA==\","
@@ -577,9 +606,15 @@ test_enroll_begin(void)
     UNIT_ASSERT_ERR(enroll_tpm_begin(&c.env, tok, &req, &ch, &why), ZTCA_ERR_DENIED);
     CU_ASSERT_EQUAL(why.refusal, ENROLL_REFUSED_EVIDENCE);
     CU_ASSERT_EQUAL(why.attest, ATTEST_R_AK_NOT_RESTRICTED);
-    /* No EK certificate: not supported (no pre-registration yet). */
+    /* No EK certificate and an EK nobody registered: an attestation failure that says so. */
     ztca_free(req.ek_cert.p);
     req.ek_cert.p = NULL;
+    UNIT_ASSERT_ERR(enroll_tpm_begin(&c.env, tok, &req, &ch, &why), ZTCA_ERR_DENIED);
+    CU_ASSERT_EQUAL(why.refusal, ENROLL_REFUSED_EVIDENCE);
+    CU_ASSERT_EQUAL(why.attest, ATTEST_R_EK_NOT_REGISTERED);
+    /* No EK public at all: the shape of the evidence is wrong. */
+    ztca_free(req.ek_public.p);
+    req.ek_public.p = NULL;
     UNIT_ASSERT_ERR(enroll_tpm_begin(&c.env, tok, &req, &ch, &why), ZTCA_ERR_BAD_INPUT);
     CU_ASSERT_EQUAL(why.refusal, ENROLL_REFUSED_EVIDENCE_SHAPE);
     enroll_begin_req_free(&req);
@@ -738,6 +773,251 @@ test_renew(void)
     test_ctx_close(&c);
 }
 
+/* ---- EK pre-registration ------------------------------------------------------------------- */
+
+static char *
+test_allow_body(void)
+{
+    json_t *o = json_pack("{s:o, s:s, s:{s:s}}", "ek_public", test_b64_file("ek_p384.pub"), "note",
+                          "rack 7, vTPM", "facts", "asset", "A-1234");
+    char *s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+    return s;
+}
+
+static void
+test_decode_allow(void)
+{
+    api_device_allow_req req;
+    const char *type = NULL;
+    char *body = test_allow_body();
+    size_t len = strlen(body);
+    UNIT_ASSERT_OK(api_decode_device_allow((const uint8_t *)body, len, &req, &type));
+    size_t pub_len = 0;
+    uint8_t *pub = test_data("ek_p384.pub", &pub_len);
+    CU_ASSERT_EQUAL(req.ek_public.len, pub_len);
+    CU_ASSERT_EQUAL(memcmp(req.ek_public.p, pub, pub_len), 0);
+    CU_ASSERT_STRING_EQUAL(req.note, "rack 7, vTPM");
+    CU_ASSERT_STRING_EQUAL(req.facts, "{\"asset\":\"A-1234\"}");
+    api_device_allow_req_free(&req);
+    free(pub);
+    /* Every strict prefix is refused, from an exact-size copy. */
+    for (size_t n = 0; n < len; n++) {
+        uint8_t *p = unit_dup((const uint8_t *)body, n);
+        type = NULL;
+        UNIT_ASSERT_ERR(api_decode_device_allow(p, n, &req, &type), ZTCA_ERR_BAD_INPUT);
+        CU_ASSERT_PTR_NOT_NULL(type);
+        free(p);
+    }
+    /* Trailing data after the object. */
+    char *trailing = malloc(len + 3);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(trailing);
+    memcpy(trailing, body, len);
+    memcpy(trailing + len, "{}", 3);
+    type = NULL;
+    UNIT_ASSERT_ERR(api_decode_device_allow((const uint8_t *)trailing, len + 2, &req, &type),
+                    ZTCA_ERR_BAD_INPUT);
+    CU_ASSERT_STRING_EQUAL(type, "invalid-json");
+    free(trailing);
+    free(body);
+
+    char long_note[400];
+    int n = snprintf(long_note, sizeof(long_note), "{\"ek_public\":\"AA==\",\"note\":\"");
+    memset(long_note + n, 'a', 257);
+    snprintf(long_note + n + 257, sizeof(long_note) - (size_t)n - 257, "\"}");
+    char big_b64[ATTEST_BLOB_MAX / 3 * 4 + 64];
+    n = snprintf(big_b64, sizeof(big_b64), "{\"ek_public\":\"");
+    memset(big_b64 + n, 'A', ATTEST_BLOB_MAX / 3 * 4 + 4);
+    snprintf(big_b64 + n + ATTEST_BLOB_MAX / 3 * 4 + 4,
+             sizeof(big_b64) - (size_t)n - ATTEST_BLOB_MAX / 3 * 4 - 4, "\"}");
+    const struct {
+        const char *name;
+        const char *json;
+        const char *type;
+    } bad[] = {
+        { "not_json", "{", "invalid-json" },
+        { "array", "[]", "invalid-json" },
+        { "duplicate_key", "{\"ek_public\":\"AA==\",\"ek_public\":\"AA==\"}", "invalid-json" },
+        { "no_ek_public", "{\"note\":\"x\"}", "invalid-field" },
+        { "ek_public_null", "{\"ek_public\":null}", "invalid-field" },
+        { "ek_public_empty", "{\"ek_public\":\"\"}", "invalid-field" },
+        { "ek_public_not_base64", "{\"ek_public\":\"!!!!\"}", "invalid-field" },
+        { "ek_public_unpadded", "{\"ek_public\":\"AA\"}", "invalid-field" },
+        { "ek_public_number", "{\"ek_public\":7}", "invalid-field" },
+        { "ek_public_pem",
+          "{\"ek_public\":\"-----BEGIN PUBLIC KEY-----\\nMFkw\\n-----END PUBLIC KEY-----\\n\"}",
+          "invalid-field" },
+        { "ek_public_too_large", big_b64, "invalid-field" },
+        { "note_number", "{\"ek_public\":\"AA==\",\"note\":1}", "invalid-field" },
+        { "note_empty", "{\"ek_public\":\"AA==\",\"note\":\"\"}", "invalid-field" },
+        { "note_control", "{\"ek_public\":\"AA==\",\"note\":\"a\\nb\"}", "invalid-field" },
+        { "note_too_long", long_note, "invalid-field" },
+        { "note_nul", "{\"ek_public\":\"AA==\",\"note\":\"a\\u0000b\"}", "invalid-json" },
+        { "facts_not_object", "{\"ek_public\":\"AA==\",\"facts\":[1]}", "invalid-field" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        type = NULL;
+        ztca_rc rc =
+            api_decode_device_allow((const uint8_t *)bad[i].json, strlen(bad[i].json), &req, &type);
+        if (rc.err != ZTCA_ERR_BAD_INPUT || type == NULL || strcmp(type, bad[i].type) != 0) {
+            fprintf(stderr, "case %s: %d %s\n", bad[i].name, rc.err, type != NULL ? type : "-");
+            CU_FAIL("allow decoder accepted or mislabelled a bad body");
+            if (ZTCA_IS_OK(rc)) {
+                api_device_allow_req_free(&req);
+            }
+        }
+    }
+    /* The PEM refusal says what to send instead. */
+    const char *pem = bad[9].json;
+    UNIT_ASSERT_ERR(api_decode_device_allow((const uint8_t *)pem, strlen(pem), &req, &type),
+                    ZTCA_ERR_BAD_INPUT);
+    CU_ASSERT_PTR_NOT_NULL(strstr(ztca_last_what(), "tpm2_readpublic -f tss"));
+}
+
+static void
+test_ek_allow(void)
+{
+    test_ctx c;
+    test_ctx_open(&c);
+    uint8_t tok[32];
+    test_token(&c, "alice", "agent", 600, tok);
+    enroll_begin_req req;
+    enroll_challenge ch;
+    enroll_outcome why;
+    attest_reason ar = ATTEST_OK;
+    char id[CA_NAME_MAX + 1], again[CA_NAME_MAX + 1];
+
+    /* The P-384 EK without its certificate: refused until an operator registers it. */
+    test_begin_req(&req, NULL, "ek_p384.pub");
+    UNIT_ASSERT_ERR(enroll_tpm_begin(&c.env, tok, &req, &ch, &why), ZTCA_ERR_DENIED);
+    CU_ASSERT_EQUAL(why.refusal, ENROLL_REFUSED_EVIDENCE);
+    CU_ASSERT_EQUAL(why.attest, ATTEST_R_EK_NOT_REGISTERED);
+
+    enroll_ek_allow_req in = { .ek_public = req.ek_public.p,
+                               .ek_public_len = req.ek_public.len,
+                               .note = "rack 7",
+                               .facts = "{\"asset\":\"A-1\"}",
+                               .actor = "admin:ops" };
+    UNIT_ASSERT_OK(enroll_ek_allow(&c.env, &in, id, sizeof(id), &ar));
+    CU_ASSERT_EQUAL(ar, ATTEST_OK);
+    /* The id enrollment derives from the same EK. */
+    uint8_t digest[STORE_HASH_LEN];
+    char want[CA_NAME_MAX + 1];
+    UNIT_ASSERT_OK(
+        enroll_ek_identity(digest, want, sizeof(want), req.ek_public.p, req.ek_public.len));
+    CU_ASSERT_STRING_EQUAL(id, want);
+    store_device dev;
+    store_device_init(&dev);
+    UNIT_ASSERT_OK(store_device_get(c.st, id, &dev));
+    CU_ASSERT_TRUE(dev.has_ek);
+    CU_ASSERT_EQUAL(memcmp(dev.ek_pub_hash, digest, STORE_HASH_LEN), 0);
+    CU_ASSERT_PTR_NULL(dev.ek_cert);
+    json_error_t jerr;
+    json_t *f = json_loads(dev.facts, 0, &jerr);
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(f, "ek")), "registered");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(f, "ek_registered_by")), "admin:ops");
+    CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(f, "note")), "rack 7");
+    CU_ASSERT_STRING_EQUAL(
+        json_string_value(json_object_get(json_object_get(f, "operator"), "asset")), "A-1");
+    CU_ASSERT_TRUE(json_is_string(json_object_get(f, "ek_spki")));
+    json_decref(f);
+    CU_ASSERT_TRUE(enroll_facts_ek_registered(dev.facts));
+    store_device_free(&dev);
+
+    /* The same EK again: CONFLICT. An AK, the TLS key, garbage: not EK public areas. */
+    UNIT_ASSERT_ERR(enroll_ek_allow(&c.env, &in, again, sizeof(again), &ar), ZTCA_ERR_CONFLICT);
+    size_t n = 0;
+    uint8_t *ak = test_data("ak_e256.pub", &n);
+    enroll_ek_allow_req bad = { .ek_public = ak, .ek_public_len = n, .actor = "admin:ops" };
+    ztca_rc rc = enroll_ek_allow(&c.env, &bad, again, sizeof(again), &ar);
+    CU_ASSERT_EQUAL(rc.err, ZTCA_ERR_DENIED);
+    CU_ASSERT_EQUAL(ar, ATTEST_R_EK_ATTRIBUTES);
+    /* Every truncation of a real EK public, and a trailing byte, from exact-size copies. */
+    for (size_t k = 0; k <= req.ek_public.len; k++) {
+        uint8_t *p = unit_dup(req.ek_public.p, k);
+        if (k == req.ek_public.len) {
+            free(p);
+            p = malloc(k + 1);
+            CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+            memcpy(p, req.ek_public.p, k);
+            p[k] = 0;
+        }
+        enroll_ek_allow_req t = { .ek_public = p,
+                                  .ek_public_len = k == req.ek_public.len ? k + 1 : k,
+                                  .actor = "admin:ops" };
+        ar = ATTEST_OK;
+        UNIT_ASSERT_ERR(enroll_ek_allow(&c.env, &t, again, sizeof(again), &ar), ZTCA_ERR_BAD_INPUT);
+        CU_ASSERT_NOT_EQUAL(ar, ATTEST_OK);
+        free(p);
+    }
+    free(ak);
+
+    /* Now the EK enrolls without a certificate: a challenge for the registered device. */
+    UNIT_ASSERT_OK(enroll_tpm_begin(&c.env, tok, &req, &ch, &why));
+    CU_ASSERT_STRING_EQUAL(ch.device_id, id);
+    /* MakeCredential for the P-384 EK (H-3, SHA-384): the ephemeral point (TPMS_ECC_POINT, two
+     * 48-byte coordinates) and an ID object with a SHA-384 HMAC: 2+2+48+(2+32). */
+    CU_ASSERT_EQUAL(ch.cred.encrypted_secret_len, 2 + 2 * (2 + 48));
+    CU_ASSERT_EQUAL(ch.cred.id_object_len, 2 + 2 + 48 + 2 + 32);
+    store_session ses;
+    store_session_init(&ses);
+    UNIT_ASSERT_OK(store_session_consume(c.st, ch.session, ztca_now(), &ses));
+    enroll_session_data d;
+    UNIT_ASSERT_OK(enroll_session_data_decode(&d, ses.data, ses.data_len));
+    CU_ASSERT_EQUAL(d.ek_origin, ATTEST_EK_REGISTERED);
+    CU_ASSERT_PTR_NULL(d.ek_cert.p);
+    enroll_session_data_free(&d);
+    store_session_free(&ses);
+
+    /* The registered key is what counts: facts whose key is another EK's refuse it. */
+    size_t rsa_len = 0;
+    uint8_t *rsa = test_data("ek_rsa.pub", &rsa_len);
+    attest_key rk;
+    UNIT_ASSERT_OK(attest_ek_public_parse(&rk, NULL, rsa, rsa_len));
+    char *spki = NULL;
+    size_t spki_len = 0;
+    UNIT_ASSERT_OK(ztca_base64_encode(&spki, &spki_len, rk.spki, rk.spki_len));
+    char facts[1024];
+    snprintf(facts, sizeof(facts), "{\"ek\":\"registered\",\"ek_spki\":\"%s\"}", spki);
+    ztca_free(spki);
+    store_audit_event ev = { .actor = "test", .action = "device.attest", .subject = id };
+    UNIT_ASSERT_OK(store_device_update_evidence(c.st, id, NULL, 0, facts, ztca_now(), &ev));
+    UNIT_ASSERT_ERR(enroll_tpm_begin(&c.env, tok, &req, &ch, &why), ZTCA_ERR_DENIED);
+    CU_ASSERT_EQUAL(why.refusal, ENROLL_REFUSED_EVIDENCE);
+    CU_ASSERT_EQUAL(why.attest, ATTEST_R_EK_NOT_REGISTERED);
+
+    /* A revoked registration refuses the device. */
+    ev.action = "device.revoke";
+    UNIT_ASSERT_OK(store_device_set_status(c.st, id, STORE_DISABLED, STORE_REASON_KEY_COMPROMISE, 0,
+                                           &ev, NULL));
+    UNIT_ASSERT_ERR(enroll_tpm_begin(&c.env, tok, &req, &ch, &why), ZTCA_ERR_DENIED);
+    CU_ASSERT_EQUAL(why.refusal, ENROLL_REFUSED_DEVICE_REVOKED);
+    enroll_begin_req_free(&req);
+
+    /* A device enrolled before with a verified certificate (kept in its record) may come back
+     * without it: its certificate's key vouches for the EK, at the certified level. */
+    test_begin_req(&req, NULL, "ek_rsa.pub");
+    store_device_init(&dev);
+    dev.has_ek = true;
+    UNIT_ASSERT_OK(enroll_ek_identity(dev.ek_pub_hash, dev.id, sizeof(dev.id), req.ek_public.p,
+                                      req.ek_public.len));
+    dev.ek_cert = test_data("ek_rsa.der", &dev.ek_cert_len);
+    ev.action = "device.register";
+    ev.subject = dev.id;
+    UNIT_ASSERT_OK(store_device_insert(c.st, &dev, &ev));
+    free(dev.ek_cert);
+    UNIT_ASSERT_OK(enroll_tpm_begin(&c.env, tok, &req, &ch, &why));
+    UNIT_ASSERT_OK(store_session_consume(c.st, ch.session, ztca_now(), &ses));
+    UNIT_ASSERT_OK(enroll_session_data_decode(&d, ses.data, ses.data_len));
+    CU_ASSERT_EQUAL(d.ek_origin, ATTEST_EK_CERTIFIED);
+    enroll_session_data_free(&d);
+    store_session_free(&ses);
+    enroll_begin_req_free(&req);
+    free(rsa);
+    test_ctx_close(&c);
+}
+
 static void
 test_refusal_names(void)
 {
@@ -762,6 +1042,8 @@ main(void)
         { "enroll_begin", test_enroll_begin },
         { "enroll_finish", test_enroll_finish },
         { "renew", test_renew },
+        { "decode_allow", test_decode_allow },
+        { "ek_allow", test_ek_allow },
         { "refusal_names", test_refusal_names },
         { NULL, NULL },
     };
