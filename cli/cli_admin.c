@@ -1,6 +1,7 @@
 /* cli_admin.c: administrator commands, clients of the HTTPS API (libcurl) authenticated with the
  * admin certificate of DIR: `ztca token create`, `ztca cert list|show|revoke`,
- * `ztca device list|show|revoke`. A readable table by default, the server's JSON with --json. */
+ * `ztca device list|show|revoke|allow`. A readable table by default, the server's JSON with --json.
+ */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,6 +348,52 @@ cli_revoke(const cli_client *c, const char *path, const char *reason)
     return rc;
 }
 
+/* `device allow --ek-pub FILE`: the EK's TPM2B_PUBLIC as tpm2-tools writes it (`tpm2_readpublic
+ * -f tss`, `tpm2_createek -u ... -f tss`), sent as it is; the server judges it. */
+static int
+cli_device_allow(const cli_client *c, const char *ek_pub, const char *note)
+{
+    uint8_t *pub = NULL;
+    size_t pub_len = 0;
+    char *b64 = NULL;
+    size_t b64_len = 0;
+    json_t *body = NULL, *reply = NULL;
+    int rc = 1;
+    ztca_rc r = cli_read_file(ek_pub, ATTEST_BLOB_MAX, &pub, &pub_len);
+    if (!ZTCA_IS_OK(r)) {
+        return cli_fail(c->cmd, "cannot read --ek-pub", r);
+    }
+    if (pub_len >= 10 && memcmp(pub, "-----BEGIN", 10) == 0) {
+        fprintf(stderr,
+                "ztca %s: %s is PEM; the EK's TPM2B_PUBLIC is needed (tpm2_readpublic -c "
+                "0x81010001 -f tss -o ek.pub): the device id is derived from the whole public "
+                "area, not only the key\n",
+                c->cmd, ek_pub);
+        ztca_free(pub);
+        return 1;
+    }
+    r = ztca_base64_encode(&b64, &b64_len, pub, pub_len);
+    ztca_free(pub);
+    if (!ZTCA_IS_OK(r)) {
+        return cli_fail(c->cmd, "cannot encode --ek-pub", r);
+    }
+    body = json_pack("{s:s}", "ek_public", b64);
+    ztca_free(b64);
+    if (body != NULL && note != NULL) {
+        json_object_set_new(body, "note", json_string(note));
+    }
+    long status = body != NULL ? cli_call(c, "POST", "/v1/devices", body, &reply) : 0;
+    json_decref(body);
+    if (status == 201 && json_is_string(json_object_get(reply, "device_id"))) {
+        /* The device id alone on stdout, for scripts. */
+        rc = c->json ? cli_print_json(reply) : (puts(cli_str(reply, "device_id")), 0);
+    } else if (status != 0) {
+        rc = cli_problem(c, status, reply);
+    }
+    json_decref(reply);
+    return rc;
+}
+
 /* ---- argument parsing ---------------------------------------------------------------------- */
 
 static void
@@ -361,6 +408,7 @@ cli_admin_usage(FILE *f)
         "       ztca device list [--after ID] [--limit N]\n"
         "       ztca device show ID\n"
         "       ztca device revoke ID [--reason R]\n"
+        "       ztca device allow --ek-pub FILE [--note TEXT]\n"
         "common options: [--dir DIR] [--server https://HOST:PORT] [--json]\n"
         "                [--passphrase-file F]\n"
         "\n"
@@ -370,7 +418,9 @@ cli_admin_usage(FILE *f)
         "affiliationChanged, superseded, cessationOfOperation, certificateHold (certificates\n"
         "only: reversible), privilegeWithdrawn, aACompromise. A device revocation revokes every\n"
         "certificate of the device (default reason keyCompromise) and refuses its future\n"
-        "enrollment.\n");
+        "enrollment. `device allow` pre-registers a TPM that has no EK certificate: FILE is\n"
+        "its EK's TPM2B_PUBLIC (tpm2_readpublic -c 0x81010001 -f tss -o FILE); it prints the\n"
+        "device id, and the TPM may then enroll without an EK certificate.\n");
 }
 
 /* Path segments from the command line are percent-encoded so nothing can add a segment. */
@@ -404,13 +454,15 @@ cli_admin_main(int argc, char **argv)
         { "reason", required_argument, NULL, 'r' },
         { "after", required_argument, NULL, 'a' },
         { "limit", required_argument, NULL, 'l' },
+        { "ek-pub", required_argument, NULL, 'e' },
+        { "note", required_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     char cmd[32];
     cli_client c;
     const char *user = NULL, *profile = NULL, *ttl = NULL, *reason = NULL, *after = NULL;
-    const char *limit = NULL;
+    const char *limit = NULL, *ek_pub = NULL, *note = NULL;
     memset(&c, 0, sizeof(c));
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         cli_admin_usage(argc < 2 ? stderr : stdout);
@@ -452,6 +504,12 @@ cli_admin_main(int argc, char **argv)
         case 'l':
             limit = optarg;
             break;
+        case 'e':
+            ek_pub = optarg;
+            break;
+        case 'n':
+            note = optarg;
+            break;
         case 'h':
             cli_admin_usage(stdout);
             return 0;
@@ -475,6 +533,15 @@ cli_admin_main(int argc, char **argv)
     bool certs = strcmp(what, "cert") == 0;
     if (!certs && strcmp(what, "device") != 0) {
         return cli_usage_error(what, "unknown command");
+    }
+    if (!certs && strcmp(verb, "allow") == 0 && arg == NULL) {
+        if (ek_pub == NULL) {
+            return cli_usage_error(what, "--ek-pub FILE is required");
+        }
+        return cli_device_allow(&c, ek_pub, note);
+    }
+    if (ek_pub != NULL || note != NULL) {
+        return cli_usage_error(what, "--ek-pub and --note belong to `device allow`");
     }
     const char *base = certs ? "/v1/certs" : "/v1/devices";
     if (strcmp(verb, "list") == 0 && arg == NULL) {

@@ -508,58 +508,102 @@ attest_tpm_persistent_pub(attest_tpm *t, uint32_t handle, int tmpl, TPM2B_PUBLIC
     return true;
 }
 
+/* The EK kinds ztca uses, in the order it looks for them. */
+static const struct {
+    attest_tpm_ek_type type;
+    uint32_t nv;
+    uint32_t persistent;
+    int tmpl;
+} attest_tpm_ek_kinds[] = {
+    { ATTEST_TPM_EK_RSA, 0x01c00002, 0x81010001, 1 },
+    { ATTEST_TPM_EK_ECC, 0x01c0000a, 0x81010002, 2 },
+    { ATTEST_TPM_EK_ECC, 0x01c00016, 0x81010016, ATTEST_TPM_ECC_P384_TMPL },
+};
+
+/* The EK public area of kind `i`: the persistent EK when the TPM holds one (only with `create`
+ * false and none there: NOT_FOUND), else created from the TCG template. */
+static ztca_rc
+attest_tpm_ek_public(attest_tpm *t, size_t i, bool create, attest_tpm_ek *ek)
+{
+    ztca_rc rc = ZTCA_RC_OK;
+    TPM2B_PUBLIC *pub = NULL;
+    ESYS_TR h = ESYS_TR_NONE;
+    ek->type = attest_tpm_ek_kinds[i].type;
+    ek->tmpl = attest_tpm_ek_kinds[i].tmpl;
+    if (attest_tpm_persistent_pub(t, attest_tpm_ek_kinds[i].persistent, ek->tmpl, &pub)) {
+        ek->persistent = attest_tpm_ek_kinds[i].persistent;
+    } else if (!create) {
+        return ZTCA_NOTE(ZTCA_ERR_NOT_FOUND, "no persistent EK of this kind", 0);
+    } else {
+        TPM2B_PUBLIC tmpl;
+        attest_tpm_ek_template(ek->tmpl, &tmpl);
+        rc = attest_tpm_create_primary(t, ESYS_TR_RH_ENDORSEMENT, &tmpl, &h, &pub);
+        attest_tpm_release(t, &h, true);
+    }
+    if (ZTCA_IS_OK(rc)) {
+        ek->user_with_auth = (pub->publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH) != 0;
+        ek->name_alg = pub->publicArea.nameAlg;
+        rc = attest_tpm_pub_marshal(pub, ek->pub, &ek->pub_len);
+    }
+    Esys_Free(pub);
+    return rc;
+}
+
 ztca_rc
 attest_tpm_ek_read(attest_tpm *t, attest_tpm_ek_type type, attest_tpm_ek *out)
 {
-    static const struct {
-        attest_tpm_ek_type type;
-        uint32_t nv;
-        uint32_t persistent;
-        int tmpl;
-    } kinds[] = {
-        { ATTEST_TPM_EK_RSA, 0x01c00002, 0x81010001, 1 },
-        { ATTEST_TPM_EK_ECC, 0x01c0000a, 0x81010002, 2 },
-        { ATTEST_TPM_EK_ECC, 0x01c00016, 0x81010016, ATTEST_TPM_ECC_P384_TMPL },
-    };
     int64_t start = attest_tpm_now_ns();
     ztca_rc rc = ZTCA_NOTE(ZTCA_ERR_NOT_FOUND, "the TPM has no EK certificate of this kind", 0);
     attest_tpm_ek *ek = ztca_calloc(1, sizeof(*ek));
     ZTCA_ENSURE(ek != NULL, ZTCA_ERR_NOMEM, "out of memory");
-    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-        if (kinds[i].type != type) {
+    for (size_t i = 0; i < sizeof(attest_tpm_ek_kinds) / sizeof(attest_tpm_ek_kinds[0]); i++) {
+        if (attest_tpm_ek_kinds[i].type != type) {
             continue;
         }
         size_t len = 0;
-        rc = attest_tpm_nv_read(t, kinds[i].nv, ek->cert, sizeof(ek->cert), &len);
+        rc = attest_tpm_nv_read(t, attest_tpm_ek_kinds[i].nv, ek->cert, sizeof(ek->cert), &len);
         if (rc.err == ZTCA_ERR_NOT_FOUND) {
             continue;
         }
         if (ZTCA_IS_OK(rc)) {
             rc = attest_tpm_der_trim(ek->cert, len, &ek->cert_len);
         }
-        if (!ZTCA_IS_OK(rc)) {
+        if (ZTCA_IS_OK(rc)) {
+            ek->nv_index = attest_tpm_ek_kinds[i].nv;
+            rc = attest_tpm_ek_public(t, i, true, ek);
+        }
+        break;
+    }
+    if (ZTCA_IS_OK(rc)) {
+        *out = *ek;
+    }
+    ztca_free(ek);
+    t->busy_ns += attest_tpm_now_ns() - start;
+    return rc;
+}
+
+ztca_rc
+attest_tpm_ek_read_public(attest_tpm *t, attest_tpm_ek_type type, attest_tpm_ek *out)
+{
+    int64_t start = attest_tpm_now_ns();
+    ztca_rc rc = ZTCA_NOTE(ZTCA_ERR_NOT_FOUND, "no EK of this kind", 0);
+    size_t first = SIZE_MAX;
+    attest_tpm_ek *ek = ztca_calloc(1, sizeof(*ek));
+    ZTCA_ENSURE(ek != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    /* A persistent EK first (what tpm2_readpublic shows an operator), of any template of the type;
+     * none: the first template, created as the TPM's firmware would. */
+    for (size_t i = 0; i < sizeof(attest_tpm_ek_kinds) / sizeof(attest_tpm_ek_kinds[0]); i++) {
+        if (attest_tpm_ek_kinds[i].type != type) {
+            continue;
+        }
+        first = first == SIZE_MAX ? i : first;
+        rc = attest_tpm_ek_public(t, i, false, ek);
+        if (rc.err != ZTCA_ERR_NOT_FOUND) {
             break;
         }
-        ek->type = type;
-        ek->nv_index = kinds[i].nv;
-        ek->tmpl = kinds[i].tmpl;
-        TPM2B_PUBLIC *pub = NULL;
-        ESYS_TR h = ESYS_TR_NONE;
-        if (attest_tpm_persistent_pub(t, kinds[i].persistent, kinds[i].tmpl, &pub)) {
-            ek->persistent = kinds[i].persistent;
-        } else {
-            TPM2B_PUBLIC tmpl;
-            attest_tpm_ek_template(kinds[i].tmpl, &tmpl);
-            rc = attest_tpm_create_primary(t, ESYS_TR_RH_ENDORSEMENT, &tmpl, &h, &pub);
-            attest_tpm_release(t, &h, true);
-        }
-        if (ZTCA_IS_OK(rc)) {
-            ek->user_with_auth = (pub->publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH) != 0;
-            ek->name_alg = pub->publicArea.nameAlg;
-            rc = attest_tpm_pub_marshal(pub, ek->pub, &ek->pub_len);
-        }
-        Esys_Free(pub);
-        break;
+    }
+    if (rc.err == ZTCA_ERR_NOT_FOUND && first != SIZE_MAX) {
+        rc = attest_tpm_ek_public(t, first, true, ek);
     }
     if (ZTCA_IS_OK(rc)) {
         *out = *ek;

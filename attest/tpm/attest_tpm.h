@@ -90,6 +90,11 @@ const char *attest_tpm_rc_text(long rc);
  * one (0x81010001, 0x81010002, 0x81010016), else created from the TCG template (EK Credential
  * Profile 2.5, B.3.3 L-1, L-2 and B.4.5 H-3). NOT_FOUND when the TPM has no such certificate. */
 ZTCA_RC attest_tpm_ek_read(attest_tpm *t, attest_tpm_ek_type type, attest_tpm_ek *out);
+/* attest_tpm_ek_read_public: the EK public area of `type` without its certificate (cert_len 0,
+ * nv_index 0), for a TPM whose EK was pre-registered (`ztca device allow`): the persistent EK
+ * (RSA 0x81010001; ECC 0x81010002, then 0x81010016), else one created from the first template of
+ * the type (L-1, L-2). The operator registers what `tpm2_readpublic -c HANDLE -f tss` shows. */
+ZTCA_RC attest_tpm_ek_read_public(attest_tpm *t, attest_tpm_ek_type type, attest_tpm_ek *out);
 
 /* attest_tpm_ak_create: a restricted signing key under the EK (fixedTPM, fixedParent,
  * sensitiveDataOrigin, userWithAuth, noDA, restricted, sign): ECDSA P-256 or RSASSA-2048, SHA-256.

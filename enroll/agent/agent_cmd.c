@@ -160,7 +160,7 @@ agent_facts(bool tpm, const attest_tpm_ek *ek)
     }
     json_object_set_new(f, "agent", json_string("ztca-agent " ZTCA_VERSION));
     json_object_set_new(f, "key", json_string(tpm ? "tpm" : "software"));
-    if (ek != NULL) {
+    if (ek != NULL && ek->cert_len > 0) {
         char nv[16];
         snprintf(nv, sizeof(nv), "0x%08x", (unsigned)ek->nv_index);
         json_object_set_new(f, "ek_nv_index", json_string(nv));
@@ -385,8 +385,23 @@ typedef struct agent_enroll_opts {
     const char *ak_type; /* "ecc", "rsa" */
     int64_t ttl;
     bool no_tpm;
+    bool no_ek_cert; /* send the EK public alone, as a TPM without a certificate does */
     bool timings;
 } agent_enroll_opts;
+
+/* The EK of `type` with its certificate from NV; without one (or with `no_cert`) the EK public
+ * alone, which the server takes only for an EK on record (pre-registered: `ztca device allow`). */
+static ztca_rc
+agent_ek_read(attest_tpm *tpm, attest_tpm_ek_type type, bool no_cert, attest_tpm_ek *out)
+{
+    if (!no_cert) {
+        ztca_rc rc = attest_tpm_ek_read(tpm, type, out);
+        if (rc.err != ZTCA_ERR_NOT_FOUND) {
+            return rc;
+        }
+    }
+    return attest_tpm_ek_read_public(tpm, type, out);
+}
 
 static int
 agent_enroll_tpm(const agent_enroll_opts *o, const agent_http *h, agent_state *st,
@@ -411,17 +426,26 @@ agent_enroll_tpm(const agent_enroll_opts *o, const agent_http *h, agent_state *s
         goto out;
     }
     bool want_rsa = strcmp(o->ek_type, "ecc") != 0;
-    rc = attest_tpm_ek_read(x->tpm, want_rsa ? ATTEST_TPM_EK_RSA : ATTEST_TPM_EK_ECC, &x->ek);
-    if (rc.err == ZTCA_ERR_NOT_FOUND && strcmp(o->ek_type, "auto") == 0) {
-        rc = attest_tpm_ek_read(x->tpm, ATTEST_TPM_EK_ECC, &x->ek);
+    if (o->no_ek_cert) {
+        rc = agent_ek_read(x->tpm, want_rsa ? ATTEST_TPM_EK_RSA : ATTEST_TPM_EK_ECC, true, &x->ek);
+    } else {
+        /* A certificate of either type first (with --ek auto), then an EK public alone. */
+        rc = attest_tpm_ek_read(x->tpm, want_rsa ? ATTEST_TPM_EK_RSA : ATTEST_TPM_EK_ECC, &x->ek);
+        if (rc.err == ZTCA_ERR_NOT_FOUND && strcmp(o->ek_type, "auto") == 0) {
+            rc = attest_tpm_ek_read(x->tpm, ATTEST_TPM_EK_ECC, &x->ek);
+        }
+        if (rc.err == ZTCA_ERR_NOT_FOUND) {
+            fprintf(stderr,
+                    "ztca-agent %s: the TPM has no %s EK certificate in NV (0x01c00002 RSA, "
+                    "0x01c0000a / 0x01c00016 ECC): sending the EK public alone, which the "
+                    "server accepts only if it was pre-registered (ztca device allow --ek-pub)\n",
+                    cmd, o->ek_type);
+            rc = agent_ek_read(x->tpm, want_rsa ? ATTEST_TPM_EK_RSA : ATTEST_TPM_EK_ECC, true,
+                               &x->ek);
+        }
     }
     if (!ZTCA_IS_OK(rc)) {
-        status = rc.err == ZTCA_ERR_NOT_FOUND
-                     ? agent_fail(cmd, AGENT_EXIT_TPM,
-                                  "the TPM has no %s EK certificate in NV (0x01c00002 RSA, "
-                                  "0x01c0000a / 0x01c00016 ECC)",
-                                  o->ek_type)
-                     : agent_tpm_fail(cmd, o->tcti, rc, 0);
+        status = agent_tpm_fail(cmd, o->tcti, rc, 0);
         goto out;
     }
     rc = attest_tpm_ak_create(
@@ -434,11 +458,15 @@ agent_enroll_tpm(const agent_enroll_opts *o, const agent_http *h, agent_state *s
         status = agent_tpm_fail(cmd, o->tcti, rc, 0);
         goto out;
     }
-    begin = json_pack("{s:o, s:o, s:o, s:o, s:o}", "ek_certificate",
-                      agent_b64(x->ek.cert, x->ek.cert_len), "ek_public",
-                      agent_b64(x->ek.pub, x->ek.pub_len), "ak_public",
-                      agent_b64(x->ak.pub, x->ak.pub_len), "key_public",
+    begin = json_pack("{s:o, s:o, s:o, s:o}", "ek_public", agent_b64(x->ek.pub, x->ek.pub_len),
+                      "ak_public", agent_b64(x->ak.pub, x->ak.pub_len), "key_public",
                       agent_b64(x->key.pub, x->key.pub_len), "facts", agent_facts(true, &x->ek));
+    if (begin != NULL && x->ek.cert_len > 0
+        && json_object_set_new(begin, "ek_certificate", agent_b64(x->ek.cert, x->ek.cert_len))
+               != 0) {
+        json_decref(begin);
+        begin = NULL;
+    }
     if (begin == NULL) {
         status = agent_fail(cmd, AGENT_EXIT_ERROR, "out of memory");
         goto out;
@@ -593,13 +621,16 @@ agent_enroll_usage(FILE *f)
     fprintf(f,
             "usage: ztca-agent enroll --server URL --token T --ca-cert ROOT.pem --out DIR\n"
             "                         [--tcti TCTI | --no-tpm] [--ek rsa|ecc|auto] [--ak ecc|rsa]\n"
-            "                         [--ttl D] [--timings]\n"
+            "                         [--no-ek-cert] [--ttl D] [--timings]\n"
             "\n"
             "Enrolls this device for the user the one-time token names and writes DIR/cert.pem,\n"
             "DIR/chain.pem and DIR/key.pem. With a TPM (default TCTI %s; e.g.\n"
             "swtpm:host=127.0.0.1,port=2321 or tabrmd:bus_type=session) the key never leaves it:\n"
             "key.pem is a TSS2 PRIVATE KEY for the tpm2-openssl provider. --no-tpm: a software\n"
-            "P-256 key (attestation level software). Nothing is written unless it all succeeds.\n",
+            "P-256 key (attestation level software). --no-ek-cert: send the EK public without\n"
+            "the EK certificate even if NV holds one, as a TPM without a certificate does (the\n"
+            "default without one); the server takes it only for an EK pre-registered with\n"
+            "`ztca device allow --ek-pub`. Nothing is written unless it all succeeds.\n",
             ATTEST_TPM_DEFAULT_TCTI);
 }
 
@@ -607,12 +638,19 @@ int
 agent_enroll_main(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "server", required_argument, NULL, 's' },  { "token", required_argument, NULL, 'T' },
-        { "ca-cert", required_argument, NULL, 'c' }, { "out", required_argument, NULL, 'o' },
-        { "tcti", required_argument, NULL, 't' },    { "no-tpm", no_argument, NULL, 'n' },
-        { "ek", required_argument, NULL, 'e' },      { "ak", required_argument, NULL, 'a' },
-        { "ttl", required_argument, NULL, 'l' },     { "timings", no_argument, NULL, 'm' },
-        { "help", no_argument, NULL, 'h' },          { NULL, 0, NULL, 0 },
+        { "server", required_argument, NULL, 's' },
+        { "token", required_argument, NULL, 'T' },
+        { "ca-cert", required_argument, NULL, 'c' },
+        { "out", required_argument, NULL, 'o' },
+        { "tcti", required_argument, NULL, 't' },
+        { "no-tpm", no_argument, NULL, 'n' },
+        { "ek", required_argument, NULL, 'e' },
+        { "ak", required_argument, NULL, 'a' },
+        { "ttl", required_argument, NULL, 'l' },
+        { "timings", no_argument, NULL, 'm' },
+        { "no-ek-cert", no_argument, NULL, 'N' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
     };
     const char *cmd = "enroll";
     agent_enroll_opts o = { .tcti = ATTEST_TPM_DEFAULT_TCTI, .ek_type = "auto", .ak_type = "ecc" };
@@ -654,6 +692,9 @@ agent_enroll_main(int argc, char **argv)
         case 'm':
             o.timings = true;
             break;
+        case 'N':
+            o.no_ek_cert = true;
+            break;
         case 'h':
             agent_enroll_usage(stdout);
             return AGENT_EXIT_OK;
@@ -671,6 +712,9 @@ agent_enroll_main(int argc, char **argv)
     }
     if (o.no_tpm && tcti_given) {
         return agent_fail(cmd, AGENT_EXIT_USAGE, "--tcti and --no-tpm exclude each other");
+    }
+    if (o.no_tpm && o.no_ek_cert) {
+        return agent_fail(cmd, AGENT_EXIT_USAGE, "--no-ek-cert needs a TPM (not --no-tpm)");
     }
     if (strcmp(o.ek_type, "auto") != 0 && strcmp(o.ek_type, "rsa") != 0
         && strcmp(o.ek_type, "ecc") != 0) {
@@ -824,8 +868,11 @@ agent_renew_tpm(const char *dir, const agent_state *st, const char *tcti, const 
         status = agent_tpm_fail(cmd, tcti, rc, lockout);
         goto out;
     }
-    rc = attest_tpm_ek_read(
-        x->tpm, strcmp(st->ek_type, "rsa") == 0 ? ATTEST_TPM_EK_RSA : ATTEST_TPM_EK_ECC, &x->ek);
+    /* The certificate is not sent (the server has the EK on record); its NV index picks the EK
+     * that enrolled, and a TPM without one uses the EK public as at a pre-registered enrollment. */
+    rc = agent_ek_read(x->tpm,
+                       strcmp(st->ek_type, "rsa") == 0 ? ATTEST_TPM_EK_RSA : ATTEST_TPM_EK_ECC,
+                       false, &x->ek);
     if (!ZTCA_IS_OK(rc)) {
         status = agent_tpm_fail(cmd, tcti, rc, 0);
         goto out;

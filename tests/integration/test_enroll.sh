@@ -11,8 +11,10 @@
 # --no-tpm; token reuse, a session finished with another token, an expired session, a second
 # TPM's evidence on the first one's session, a revoked device: each refused with its exact status
 # and problem type; renewal (TPM and software) with a new serial, renewal refused after a
-# revocation and on hold; `run` renewing and backing off; agent errors (no TPM, server down, bad
-# CA certificate) with their exit status, a clear message and no files left.
+# revocation and on hold; `run` renewing and backing off; a TPM without an EK certificate
+# (--no-ek-cert) refused until `ztca device allow --ek-pub` registers its EK, then enrolled; agent
+# errors (no TPM, server down, bad CA certificate) with their exit status, a clear message and no
+# files left.
 #
 # Env (from ctest): ZTCA_BIN, ZTCA_BUILD_DIR. Exit 77 without swtpm/tpm2-tools/tpm2-abrmd,
 # except with ZTCA_CI=1.
@@ -503,6 +505,46 @@ if timeout 60 "$AGENT" run --dir "$T/run" --max-renewals 1 >"$T/run.log" 2>&1 &&
     [ "$(jget "$T/run/agent.json" 'd["serial"]')" != "$OLD" ]; then ok "run: renewed at two thirds of the lifetime"; else
     bad "run: $(tail -5 "$T/run.log")"
 fi
+
+# ---- a TPM without an EK certificate: pre-registered EK public (docs/attestation.md) ---------
+# TPM B's P-384 EK has not enrolled yet. --no-ek-cert sends its EK public alone, as a vTPM without
+# a certificate does: refused until an operator registers the EK read with tpm2-tools (a
+# persistent handle: no transient slot used, nothing to flush).
+TPM2TOOLS_TCTI=$TCTI_B tpm2_readpublic -c 0x81010016 -f tss -o "$T/b-ek384.pub" >/dev/null 2>&1 ||
+    bad "tpm2_readpublic of TPM B's P-384 EK"
+TOK_NOEK=$(token -)
+expect_exit "no EK certificate, EK not registered" 5 "attestation-failed, ek_not_registered" \
+    "$AGENT" enroll --server "$S" --token "$TOK_NOEK" --ca-cert "$ROOT" --out "$T/noek" \
+    --tcti "$TCTI_B" --ek ecc --no-ek-cert
+nodir "unregistered EK" "$T/noek"
+grep -q 'refusal=attestation_failed attest=ek_not_registered what="no EK certificate, and this EK was not pre-registered' "$T/server.log" &&
+    ok "server log: ek_not_registered, not pre-registered" || bad "server log lacks the ek_not_registered refusal"
+DEV_REG=$("$ZTCA" device allow --dir "$D" --server "$S" --ek-pub "$T/b-ek384.pub" --note "TPM B, no EK cert" 2>"$T/err")
+[[ "$DEV_REG" =~ ^dev-[a-z2-7]{26}$ ]] && ok "ztca device allow --ek-pub: $DEV_REG" || bad "device allow: $DEV_REG $(cat "$T/err")"
+# The token of the refused begin was not used: it enrolls now.
+if "$AGENT" enroll --server "$S" --token "$TOK_NOEK" --ca-cert "$ROOT" --out "$T/noek" \
+    --tcti "$TCTI_B" --ek ecc --no-ek-cert >"$T/out" 2>"$T/err"; then ok "enroll with the pre-registered EK, no EK certificate"; else
+    bad "enroll with a registered EK: $(cat "$T/err")"
+fi
+[ "$(jget "$T/noek/agent.json" 'd["device_id"]')" = "$DEV_REG" ] && ok "enrolled as the registered device $DEV_REG" ||
+    bad "device id $(jget "$T/noek/agent.json" 'd["device_id"]') is not $DEV_REG"
+check "pre-registered EK: certificate verifies (openssl verify -x509_strict)" openssl verify -x509_strict \
+    -purpose sslclient -CAfile "$ROOT" -untrusted "$T/noek/chain.pem" "$T/noek/cert.pem"
+openssl x509 -in "$T/noek/cert.pem" -noout -ext subjectAltName 2>/dev/null | grep -q "URI:spiffe://corp.example/device/$DEV_REG" &&
+    ok "pre-registered EK: URI SAN spiffe://corp.example/device/$DEV_REG" || bad "pre-registered EK: URI SAN"
+device_json "$DEV_REG" >"$T/dev.json"
+[ "$(jget "$T/dev.json" 'd["facts"]["ek"], d["facts"]["attestation"], d["facts"]["attestation_level"], d["facts"]["ek_type"], d["facts"]["ek_registered_by"].startswith("admin:"), d["facts"]["note"]')" = "registered tpm tpm-registered ecc-p384 True TPM B, no EK cert" ] &&
+    ok "store: facts ek=registered, attestation=tpm (tpm-registered), EK ecc-p384, registered by an admin" ||
+    bad "registered device facts: $(head -c 800 "$T/dev.json")"
+curl -sS --cacert "$ROOT" "${ADMIN[@]}" "$S/v1/audit?limit=1000" >"$T/audit.json"
+[ "$(jget "$T/audit.json" '[(e["actor"].split(":")[0], e["action"]) for e in d["entries"] if e["subject"] == "'"$DEV_REG"'"][:2]')" = "[('admin', 'device.allow'), ('token', 'device.attest')]" ] &&
+    ok "audit: device.allow by the admin, then device.attest" ||
+    bad "audit of $DEV_REG: $(jget "$T/audit.json" '[e for e in d["entries"] if e["subject"] == "'"$DEV_REG"'"]')"
+expect_exit "the same EK registered twice" 1 "HTTP 409, urn:ztca:problem:device-exists" "$ZTCA" device allow --dir "$D" \
+    --server "$S" --ek-pub "$T/b-ek384.pub"
+openssl x509 -in "$T/noek/cert.pem" -pubkey -noout >"$T/not-an-ek.pem"
+expect_exit "a PEM public key instead of the TPM2B_PUBLIC" 1 "tpm2_readpublic" "$ZTCA" device allow \
+    --dir "$D" --server "$S" --ek-pub "$T/not-an-ek.pem"
 
 # ---- agent errors: no TPM, server down, bad CA certificate -----------------------------------
 expect_exit "TPM absent" 3 "no TPM at swtpm:path=$T/none.sock" "$AGENT" enroll --server "$S" \
