@@ -47,7 +47,8 @@ typedef enum attest_reason {
     ATTEST_R_EK_ATTRIBUTES,      /* "ek_attributes": the EK public is not a restricted decryption
                                   * key with AES-CFB (not an EK template) */
     ATTEST_R_EK_PUB_MISMATCH,    /* "ek_pub_mismatch": EK public differs from the certificate key */
-    ATTEST_R_EK_NOT_REGISTERED,  /* "ek_not_registered": differs from the pre-registered EK */
+    ATTEST_R_EK_NOT_REGISTERED,  /* "ek_not_registered": no EK certificate and the EK is not on
+                                  * record, or it differs from the pre-registered EK */
     /* AK */
     ATTEST_R_AK_NOT_FIXED,         /* "ak_not_fixed": fixedTPM or fixedParent clear (duplicable) */
     ATTEST_R_AK_NOT_TPM_GENERATED, /* "ak_not_tpm_generated": sensitiveDataOrigin clear */

@@ -54,7 +54,7 @@ static const attest_reason_info attest_reasons[ATTEST_R_COUNT_] = {
     [ATTEST_R_EK_PUB_MISMATCH] = { "ek_pub_mismatch", ZTCA_ERR_DENIED,
                                    "the EK public key differs from the EK certificate's key" },
     [ATTEST_R_EK_NOT_REGISTERED] = { "ek_not_registered", ZTCA_ERR_DENIED,
-                                     "the EK public key is not the pre-registered one" },
+                                     "the EK is not pre-registered, or not the registered key" },
     [ATTEST_R_AK_NOT_FIXED] = { "ak_not_fixed", ZTCA_ERR_DENIED,
                                 "the AK is duplicable: fixedTPM or fixedParent is clear" },
     [ATTEST_R_AK_NOT_TPM_GENERATED] = { "ak_not_tpm_generated", ZTCA_ERR_DENIED,
