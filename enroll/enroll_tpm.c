@@ -246,6 +246,7 @@ enroll_tpm_begin(const enroll_env *env, const uint8_t token_hash[STORE_HASH_LEN]
     enroll_session_data d;
     enroll_session_data_init(&d);
     store_device_init(&dev);
+    memset(&ek, 0, sizeof(ek));
     memset(why, 0, sizeof(*why));
 
     ZTCA_CHECK(enroll_token_check(env, token_hash, &tok, why));

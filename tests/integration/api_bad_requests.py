@@ -112,6 +112,13 @@ for i, b in enumerate([b'{"reason":"because"}', b'{"reason":7}', b'{"reason":"re
     request("revoke body %d" % i, "POST", "/v1/certs/00ff/revoke", body=b, headers=J)
 request("device revoke with hold", "POST", "/v1/devices/dev-x/revoke",
         body=b'{"reason":"certificateHold"}', headers=J)
+# EK pre-registration: bodies that are not an EK TPM2B_PUBLIC (truncated, an RSA EK's size field
+# with nothing after it, trailing bytes, PEM, oversized) are all 400.
+for i, b in enumerate([b"{}", b'{"ek_public":""}', b'{"ek_public":"AAEC"}', b'{"ek_public":"ATo="}',
+                       b'{"ek_public":"AAAAAA=="}', b'{"ek_public":"-----BEGIN PUBLIC KEY-----"}',
+                       b'{"ek_public":"' + b"A" * 22000 + b'"}', b'{"ek_public":"AAEC","note":7}',
+                       b'{"ek_public":"AAEC","facts":"x"}']):
+    request("device allow body %d" % i, "POST", "/v1/devices", body=b, headers=J, expect=400)
 
 # Token-authenticated issuance.
 bearers = ["", "Bearer", "Bearer ", "Basic YWxpY2U6eA==", "Bearer ztca_tok_", "Bearer x" * 500,
