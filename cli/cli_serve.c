@@ -517,7 +517,14 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
             goto out;
         }
     }
-    rc = store_open(&s.st, url);
+    /* One read connection per worker thread (as many as api/ starts), at most 8: OCSP and authz
+     * lookups then wait neither for each other nor for writes (docs/store.md). */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned workers = threads != 0 ? threads : cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
+    store_options sopts = { .readers = workers < STORE_READERS_SERVE_MAX
+                                           ? (int)workers
+                                           : STORE_READERS_SERVE_MAX };
+    rc = store_open_ex(&s.st, url, &sopts);
     if (!ZTCA_IS_OK(rc)) {
         fprintf(stderr, "ztca serve: cannot open the store %s\n", shown);
         status = cli_fail("serve", "cannot open the store", rc);

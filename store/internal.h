@@ -287,6 +287,14 @@ typedef struct store_driver {
     /* connect: opens a connection; `errbuf` receives the backend's message on failure. */
     ztca_rc (*connect)(store_conn **out, const store_url_info *u, const char *url,
                        const store_options *opts, char *errbuf, size_t errbuf_size);
+    /* connect_reader: opens a read-only connection for the read pool (store.c "Read
+     * connections") to a database the handle's own connection has opened and migrated. SQLite:
+     * read-only, query_only, a small page cache; PostgreSQL: default_transaction_read_only. */
+    ztca_rc (*connect_reader)(store_conn **out, const store_url_info *u, const char *url,
+                              const store_options *opts);
+    /* shrink_cache: the handle's own connection once readers take the lookups (SQLite: a
+     * smaller page cache; PostgreSQL: nothing to do). */
+    ztca_rc (*shrink_cache)(store_conn *c);
     void (*disconnect)(store_conn *c);
     const char *(*errmsg)(store_conn *c);
     /* exec_script: runs constant SQL (migration scripts, savepoints); never input. */
@@ -334,13 +342,28 @@ typedef struct store_head {
     int64_t change_seq;
 } store_head;
 
+/* store_reader: one connection of the read pool. A read call outside a transaction takes one
+ * from the free list and gives it back when it leaves; while it runs the connection is bound to
+ * its thread (store_tl_bound in store.c), so store_query finds it without a parameter. */
+typedef struct store_reader {
+    store *owner;               /* borrowed */
+    store_conn *conn;           /* owned */
+    struct store_reader *next;  /* in owner->rd_free or rd_spare, guarded by owner->rd_mu */
+    struct store_reader *outer; /* the binding of this thread it shadows (another handle's) */
+    atomic_int users;           /* 0 or 1: checked on every take, a second user is INTERNAL */
+} store_reader;
+
 struct store {
     const store_driver *drv;
-    store_conn *conn; /* owned */
+    store_conn *conn; /* owned: writes, transactions, and reads when there is no read pool */
     char *url;        /* owned: subscriptions open their own connection with it */
     store_url_info parsed;
     store_options opts; /* errbuf cleared */
     pthread_mutex_t mu; /* error-checking: a re-entry from the holder is detected, not a hang */
+    /* The address of the holder's store_tl_self (store.c) while mu is held, else 0: tells a
+     * read call whether this thread is inside its own transaction without locking mu. */
+    atomic_uintptr_t mu_owner;
+    pthread_mutex_t err_mu; /* guards last_err: readers fail outside mu */
     /* Guarded by mu: */
     bool user_txn;  /* inside store_txn_begin */
     bool in_cb;     /* a list callback is running */
@@ -366,6 +389,18 @@ struct store {
     /* Subscriptions to wake (SQLite in-process feed), guarded by subs_mu. */
     pthread_mutex_t subs_mu;
     struct store_sub *subs;
+    /* Read connections (store.c "Read connections", docs/store.md): up to rd_max opened on
+     * demand; 0 means every call uses conn under mu, as before. */
+    size_t rd_max;
+    store_reader *rd_all; /* owned: rd_max slots; guarded by rd_mu until opened */
+    pthread_mutex_t rd_mu;
+    pthread_cond_t rd_cond;        /* signalled when a reader is given back */
+    atomic_size_t rd_open;         /* readers opened or being opened; changed under rd_mu */
+    store_reader *rd_free;         /* open and free, guarded by rd_mu */
+    store_reader *rd_spare;        /* not opened yet, guarded by rd_mu */
+    struct timespec rd_retry;      /* no new reader before this after one failed to open */
+    _Atomic uint64_t rd_calls;     /* read calls served by the pool */
+    _Atomic uint64_t rd_fallbacks; /* read calls that found no reader and used conn */
 };
 
 struct store_sub {
@@ -410,16 +445,24 @@ ZTCA_RC store_col_dup(store *s, store_rows *r, int col, uint8_t **out, size_t *o
 ZTCA_RC store_col_fixed(store *s, store_rows *r, int col, uint8_t *out, size_t len,
                         bool *out_present);
 
+/* store_cb_mark: marks the handle busy in a list callback (re-entry is then INTERNAL). A call on
+ * a pooled reader needs no mark: any re-entry from its thread is refused. */
+void store_cb_mark(store *s, bool in_cb);
+
 /* store_run_cb: calls a list callback with the handle marked busy (re-entry is INTERNAL). */
-#define STORE_RUN_CB(s, call)  \
-    do {                       \
-        (s)->in_cb = true;     \
-        rc = (call);           \
-        (s)->in_cb = false;    \
-        if (!ZTCA_IS_OK(rc)) { \
-            goto out;          \
-        }                      \
+#define STORE_RUN_CB(s, call)      \
+    do {                           \
+        store_cb_mark((s), true);  \
+        rc = (call);               \
+        store_cb_mark((s), false); \
+        if (!ZTCA_IS_OK(rc)) {     \
+            goto out;              \
+        }                          \
     } while (0)
+
+/* store_conn_of: the connection this thread's current call on `s` uses: its pooled reader, or
+ * the handle's own. */
+store_conn *store_conn_of(store *s);
 
 /* ---- chain head, audit and change log (inside a write call) -------------------------------- */
 

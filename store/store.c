@@ -20,16 +20,69 @@ store_set_errbuf(const store_options *opts, const char *msg)
 static void
 store_free_handle(store *s)
 {
+    for (size_t i = 0; s->rd_all != NULL && i < s->rd_max; i++) {
+        if (s->rd_all[i].conn != NULL) {
+            s->drv->disconnect(s->rd_all[i].conn);
+        }
+    }
     if (s->conn != NULL) {
         s->drv->disconnect(s->conn);
     }
+    pthread_cond_destroy(&s->rd_cond);
+    pthread_mutex_destroy(&s->rd_mu);
+    pthread_mutex_destroy(&s->err_mu);
     pthread_cond_destroy(&s->gc_cond);
     pthread_mutex_destroy(&s->gc_mu);
     pthread_mutex_destroy(&s->subs_mu);
     pthread_mutex_destroy(&s->mu);
+    ztca_free(s->rd_all);
     ztca_free(s->url);
     ztca_free(s->last_err);
     ztca_free(s);
+}
+
+/* store_locks_init: every mutex and condition of a zeroed handle, or none (false). */
+static bool
+store_locks_init(store *s)
+{
+    pthread_mutexattr_t attr;
+    if (pthread_mutexattr_init(&attr) != 0) {
+        return false;
+    }
+    int n = 0; /* how many of the objects below exist, to undo exactly those */
+    if (pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK) == 0
+        && pthread_mutex_init(&s->mu, &attr) == 0) {
+        n++;
+        n += pthread_mutex_init(&s->subs_mu, NULL) == 0;
+        n += n == 2 && pthread_mutex_init(&s->gc_mu, NULL) == 0;
+        n += n == 3 && pthread_cond_init(&s->gc_cond, NULL) == 0;
+        n += n == 4 && pthread_mutex_init(&s->err_mu, NULL) == 0;
+        n += n == 5 && pthread_mutex_init(&s->rd_mu, NULL) == 0;
+        n += n == 6 && pthread_cond_init(&s->rd_cond, NULL) == 0;
+    }
+    pthread_mutexattr_destroy(&attr);
+    if (n == 7) {
+        return true;
+    }
+    if (n > 5) {
+        pthread_mutex_destroy(&s->rd_mu);
+    }
+    if (n > 4) {
+        pthread_mutex_destroy(&s->err_mu);
+    }
+    if (n > 3) {
+        pthread_cond_destroy(&s->gc_cond);
+    }
+    if (n > 2) {
+        pthread_mutex_destroy(&s->gc_mu);
+    }
+    if (n > 1) {
+        pthread_mutex_destroy(&s->subs_mu);
+    }
+    if (n > 0) {
+        pthread_mutex_destroy(&s->mu);
+    }
+    return false;
 }
 
 ztca_rc
@@ -39,6 +92,8 @@ store_open_ex(store **out, const char *url, const store_options *opts)
     store *s = NULL;
     store_set_errbuf(opts, "");
     ZTCA_ENSURE(url != NULL, ZTCA_ERR_BAD_INPUT, "store URL missing");
+    ZTCA_ENSURE(opts == NULL || (opts->readers >= 0 && opts->readers <= STORE_READERS_MAX),
+                ZTCA_ERR_BAD_INPUT, "store: readers must be 0-64");
     store_url_info parsed;
     ZTCA_GUARD(store_url_parse(&parsed, url, strnlen(url, STORE_URL_MAX)));
 
@@ -47,27 +102,11 @@ store_open_ex(store **out, const char *url, const store_options *opts)
     atomic_init(&s->gc_waiting, 0);
     atomic_init(&s->gc_commits, 0);
     atomic_init(&s->gc_members, 0);
-    pthread_mutexattr_t attr;
-    bool locks = false;
-    if (pthread_mutexattr_init(&attr) == 0) {
-        if (pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK) == 0
-            && pthread_mutex_init(&s->mu, &attr) == 0) {
-            if (pthread_mutex_init(&s->subs_mu, NULL) != 0) {
-                pthread_mutex_destroy(&s->mu);
-            } else if (pthread_mutex_init(&s->gc_mu, NULL) != 0) {
-                pthread_mutex_destroy(&s->subs_mu);
-                pthread_mutex_destroy(&s->mu);
-            } else if (pthread_cond_init(&s->gc_cond, NULL) != 0) {
-                pthread_mutex_destroy(&s->gc_mu);
-                pthread_mutex_destroy(&s->subs_mu);
-                pthread_mutex_destroy(&s->mu);
-            } else {
-                locks = true;
-            }
-        }
-        pthread_mutexattr_destroy(&attr);
-    }
-    if (!locks) {
+    atomic_init(&s->mu_owner, 0);
+    atomic_init(&s->rd_calls, 0);
+    atomic_init(&s->rd_fallbacks, 0);
+    atomic_init(&s->rd_open, 0);
+    if (!store_locks_init(s)) {
         ztca_free(s);
         ZTCA_BAIL(ZTCA_ERR_INTERNAL, "store: cannot create a mutex");
     }
@@ -92,6 +131,24 @@ store_open_ex(store **out, const char *url, const store_options *opts)
     if (!ZTCA_IS_OK(rc)) {
         store_set_errbuf(opts, s->drv->errmsg(s->conn));
         goto out;
+    }
+    if (s->opts.readers > 0) {
+        /* Readers are opened on demand (store_reader_take), after the migration above: they
+         * never see a schema older than this build's. */
+        s->rd_all = ztca_calloc((size_t)s->opts.readers, sizeof(*s->rd_all));
+        ZTCA_REQUIRE(s->rd_all != NULL, ZTCA_ERR_NOMEM, "out of memory");
+        for (int i = s->opts.readers - 1; i >= 0; i--) {
+            s->rd_all[i].owner = s;
+            atomic_init(&s->rd_all[i].users, 0);
+            s->rd_all[i].next = s->rd_spare;
+            s->rd_spare = &s->rd_all[i];
+        }
+        s->rd_max = (size_t)s->opts.readers;
+        rc = s->drv->shrink_cache(s->conn);
+        if (!ZTCA_IS_OK(rc)) {
+            store_set_errbuf(opts, s->drv->errmsg(s->conn));
+            goto out;
+        }
     }
     *out = s;
     s = NULL;
@@ -130,6 +187,8 @@ store_stats_get(const store *s, store_stats *out)
     out->members = atomic_load(&s->gc_members);
     int queued = atomic_load(&s->gc_waiting);
     out->queued = queued > 0 ? (uint64_t)queued : 0;
+    out->reads_pooled = atomic_load(&s->rd_calls);
+    out->readers = atomic_load(&s->rd_open);
 }
 
 const char *
@@ -140,11 +199,142 @@ store_errmsg(store *s)
 
 /* ---- the lock and the transaction around each call ------------------------------------------ */
 
+/* ---- read connections --------------------------------------------------------------------------
+ *
+ * With opts.readers > 0 a read call (STORE_READ) outside the caller's own transaction does not
+ * take mu: it takes a read-only connection from the pool, binds it to its thread for the call
+ * (store_tl_bound, so store_query and the entity files need no new parameter) and gives it back
+ * in store_leave. The connections are opened on demand, up to rd_max; a call that finds none
+ * free and the pool full waits for one (a lookup holds it for microseconds, a disk read for
+ * milliseconds, never across calls). A reader that cannot be opened (PostgreSQL down) leaves the
+ * call on the handle's connection, and no new one is tried for a second.
+ * Reads inside the caller's transaction, or from a callback of a write call, stay on conn: they
+ * must see the transaction's own changes. A reader sees what was committed when its statement
+ * (PostgreSQL) or read transaction (SQLite: each statement outside BEGIN) started; a write call
+ * returns only after its COMMIT, so a read that starts after a write returned sees it, and an
+ * open group-commit batch (not durable yet) is invisible to it, as it was to a read on conn. */
+
+/* Its address identifies this thread in mu_owner. */
+static _Thread_local char store_tl_self;
+/* The readers bound to this thread, innermost first (more than one only when a callback of one
+ * handle's call calls another handle). */
+static _Thread_local store_reader *store_tl_bound;
+
+static store_reader *
+store_bound(const store *s)
+{
+    for (store_reader *rd = store_tl_bound; rd != NULL; rd = rd->outer) {
+        if (rd->owner == s) {
+            return rd;
+        }
+    }
+    return NULL;
+}
+
+store_conn *
+store_conn_of(store *s)
+{
+    if (s->rd_max > 0) {
+        store_reader *rd = store_bound(s);
+        if (rd != NULL) {
+            return rd->conn;
+        }
+    }
+    return s->conn;
+}
+
+void
+store_cb_mark(store *s, bool in_cb)
+{
+    if (s->rd_max == 0 || store_bound(s) == NULL) {
+        s->in_cb = in_cb; /* mu is held: the call runs on conn */
+    }
+}
+
+static bool
+store_mu_is_mine(const store *s)
+{
+    return atomic_load(&s->mu_owner) == (uintptr_t)&store_tl_self;
+}
+
+static bool
+store_rd_may_open(const store *s)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return now.tv_sec > s->rd_retry.tv_sec
+           || (now.tv_sec == s->rd_retry.tv_sec && now.tv_nsec >= s->rd_retry.tv_nsec);
+}
+
+/* store_reader_take: a free reader, a newly opened one, or (none could be opened) NULL. */
+static ztca_rc
+store_reader_take(store *s, store_reader **out)
+{
+    store_reader *rd = NULL;
+    *out = NULL;
+    pthread_mutex_lock(&s->rd_mu);
+    for (;;) {
+        if (s->rd_free != NULL) {
+            rd = s->rd_free;
+            s->rd_free = rd->next;
+            break;
+        }
+        if (s->rd_spare != NULL && store_rd_may_open(s)) {
+            /* Connect outside the lock (PostgreSQL: a round trip, or a timeout), so other
+             * readers come and go meanwhile. */
+            rd = s->rd_spare;
+            s->rd_spare = rd->next;
+            s->rd_open++;
+            pthread_mutex_unlock(&s->rd_mu);
+            ztca_rc rc = s->drv->connect_reader(&rd->conn, &s->parsed, s->url, &s->opts);
+            pthread_mutex_lock(&s->rd_mu);
+            if (ZTCA_IS_OK(rc)) {
+                break;
+            }
+            rd->conn = NULL;
+            rd->next = s->rd_spare;
+            s->rd_spare = rd;
+            s->rd_open--;
+            rd = NULL;
+            clock_gettime(CLOCK_MONOTONIC, &s->rd_retry);
+            s->rd_retry.tv_sec += 1;
+            pthread_cond_broadcast(&s->rd_cond); /* waiters may now have nothing to wait for */
+            break;
+        }
+        if (s->rd_open == 0) {
+            break; /* none open and none may be opened now: use conn */
+        }
+        pthread_cond_wait(&s->rd_cond, &s->rd_mu);
+    }
+    pthread_mutex_unlock(&s->rd_mu);
+    if (rd == NULL) {
+        atomic_fetch_add(&s->rd_fallbacks, 1);
+        return ZTCA_RC_OK;
+    }
+    ZTCA_ENSURE(atomic_fetch_add(&rd->users, 1) == 0, ZTCA_ERR_INTERNAL,
+                "store: a read connection handed to two calls");
+    *out = rd;
+    return ZTCA_RC_OK;
+}
+
+static void
+store_reader_give(store *s, store_reader *rd)
+{
+    atomic_fetch_sub(&rd->users, 1);
+    pthread_mutex_lock(&s->rd_mu);
+    rd->next = s->rd_free;
+    s->rd_free = rd;
+    pthread_cond_signal(&s->rd_cond);
+    pthread_mutex_unlock(&s->rd_mu);
+}
+
 static void
 store_note_errmsg(store *s)
 {
     if (s->last_err != NULL) {
-        snprintf(s->last_err, STORE_ERRMSG_MAX, "%s", s->drv->errmsg(s->conn));
+        pthread_mutex_lock(&s->err_mu);
+        snprintf(s->last_err, STORE_ERRMSG_MAX, "%s", s->drv->errmsg(store_conn_of(s)));
+        pthread_mutex_unlock(&s->err_mu);
     }
 }
 
@@ -207,7 +397,18 @@ store_lock(store *s)
     atomic_fetch_add(&s->gc_waiting, 1);
     int e = pthread_mutex_lock(&s->mu);
     atomic_fetch_sub(&s->gc_waiting, 1);
+    if (e == 0) {
+        atomic_store(&s->mu_owner, (uintptr_t)&store_tl_self);
+    }
     return e;
+}
+
+/* store_mu_release: unlocks mu, which this thread holds. */
+static void
+store_mu_release(store *s)
+{
+    atomic_store(&s->mu_owner, 0);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static bool
@@ -268,7 +469,7 @@ store_unlock(store *s)
         ztca_rc ignored = store_batch_end(s, true);
         (void)ignored;
     }
-    pthread_mutex_unlock(&s->mu);
+    store_mu_release(s);
 }
 
 /* store_member_begin: mu held, outside a caller's transaction: BEGIN, or join the open batch. */
@@ -325,7 +526,7 @@ store_member_end(store *s, ztca_rc rc, bool keep)
             store_note_errmsg(s);
             ztca_rc ignored = store_batch_end(s, false);
             (void)ignored;
-            pthread_mutex_unlock(&s->mu);
+            store_mu_release(s);
             return rc;
         }
     }
@@ -337,10 +538,10 @@ store_member_end(store *s, ztca_rc rc, bool keep)
     s->batch_published = s->batch_published || s->published;
     if (atomic_load(&s->gc_waiting) == 0 || store_batch_is_due(s)) {
         rc = store_batch_end(s, true);
-        pthread_mutex_unlock(&s->mu);
+        store_mu_release(s);
         return rc;
     }
-    pthread_mutex_unlock(&s->mu);
+    store_mu_release(s);
     pthread_mutex_lock(&s->gc_mu);
     while (!self.done) {
         pthread_cond_wait(&s->gc_cond, &s->gc_mu);
@@ -358,6 +559,21 @@ store_member_end(store *s, ztca_rc rc, bool keep)
 ztca_rc
 store_enter(store *s, store_mode mode)
 {
+    if (s->rd_max > 0) {
+        /* A thread in a call on a pooled reader re-enters only from a list callback. */
+        ZTCA_ENSURE(store_bound(s) == NULL, ZTCA_ERR_INTERNAL,
+                    "store: called from a list callback on the same handle");
+        if (mode == STORE_READ && !store_mu_is_mine(s)) {
+            store_reader *rd = NULL;
+            ZTCA_GUARD(store_reader_take(s, &rd));
+            if (rd != NULL) {
+                atomic_fetch_add(&s->rd_calls, 1);
+                rd->outer = store_tl_bound;
+                store_tl_bound = rd;
+                return ZTCA_RC_OK;
+            }
+        }
+    }
     int e = store_lock(s);
     if (e == EDEADLK) {
         /* This thread holds the handle already: its own transaction (join it under a savepoint)
@@ -394,6 +610,16 @@ store_enter(store *s, store_mode mode)
 ztca_rc
 store_leave(store *s, store_mode mode, ztca_rc rc)
 {
+    store_reader *rd = mode == STORE_READ && s->rd_max > 0 ? store_bound(s) : NULL;
+    if (rd != NULL) {
+        if (!ZTCA_IS_OK(rc)) {
+            store_note_errmsg(s);
+        }
+        store_tl_bound = rd->outer; /* the innermost: calls nest like parentheses */
+        rd->outer = NULL;
+        store_reader_give(s, rd);
+        return rc;
+    }
     if (mode == STORE_WRITE && ZTCA_IS_OK(rc) && s->head.dirty) {
         rc = store_head_write(s);
     }
@@ -425,6 +651,8 @@ store_leave(store *s, store_mode mode, ztca_rc rc)
 ztca_rc
 store_txn_begin(store *s)
 {
+    ZTCA_ENSURE(s->rd_max == 0 || store_bound(s) == NULL, ZTCA_ERR_INTERNAL,
+                "store: called from a list callback on the same handle");
     int e = store_lock(s);
     ZTCA_ENSURE(e != EDEADLK, ZTCA_ERR_INTERNAL, "store: transactions do not nest");
     ZTCA_ENSURE(e == 0, ZTCA_ERR_INTERNAL, "store: cannot lock the handle");
@@ -477,7 +705,7 @@ store_txn_rollback(store *s)
 ztca_rc
 store_query(store *s, store_stmt id, const store_param *params, size_t num_params, store_rows **out)
 {
-    return s->drv->query(s->conn, id, params, num_params, out);
+    return s->drv->query(store_conn_of(s), id, params, num_params, out);
 }
 
 ztca_rc

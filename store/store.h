@@ -10,11 +10,14 @@
  * - Every call is one transaction (unless inside store_txn_begin), so a failed call changed
  *   nothing. Every statement is prepared; no SQL text is ever built from input.
  * - Times are ztca_time (seconds since the epoch, UTC). Serials are lowercase hex, as everywhere.
- * - A store handle is thread safe: calls from several threads are serialised on its one
- *   connection (open several handles for parallelism), and concurrent write calls and
- *   transactions share durable commits (group commit): a call returns OK only once its changes
- *   are durable, and a failing one is undone alone. Callbacks run while the handle is busy and
- *   must not call into the same handle (they get INTERNAL if they do).
+ * - A store handle is thread safe: write calls and transactions from several threads are
+ *   serialised on its one connection, and share durable commits (group commit): a call returns
+ *   OK only once its changes are durable, and a failing one is undone alone. Read calls run
+ *   there too, unless the handle was opened with a read pool (store_options.readers): then a
+ *   read call outside the caller's own transaction runs on a read-only connection of its own,
+ *   beside the writer and the other readers, and sees every write that returned before it
+ *   began. Callbacks run while the handle is busy and must not call into the same handle (they
+ *   get INTERNAL if they do).
  * - PostgreSQL: a lost connection is re-established by the next call. A call that fails meanwhile
  *   fails with STORE and changed nothing, except that a COMMIT whose answer was lost may have
  *   happened (the caller then has not handed anything out, which is the safe direction). */
@@ -71,7 +74,15 @@ typedef struct store_options {
     int group_max;        /* most calls per commit; 0: STORE_GROUP_MAX_DEFAULT; 1: no grouping */
     int group_max_age_ms; /* a batch older than this (from its first finished call) is committed
                              by the next caller instead of joined; 0: STORE_GROUP_AGE_DEFAULT */
+    /* Read pool (docs/store.md "Read connections"): at most this many read-only connections,
+     * opened when concurrent reads need them, each taken by one read call at a time. 0: none,
+     * reads share the one connection (a CLI command, a test); `ztca serve` passes its worker
+     * thread count up to STORE_READERS_SERVE_MAX. At most STORE_READERS_MAX. */
+    int readers;
 } store_options;
+
+#define STORE_READERS_MAX       64
+#define STORE_READERS_SERVE_MAX 8
 
 #define STORE_GROUP_MAX_DEFAULT 64
 #define STORE_GROUP_AGE_DEFAULT 5 /* ms: two fsyncs of a typical disk */
@@ -87,11 +98,13 @@ store_backend store_get_backend(const store *s);
 /* store_schema_version: the version recorded in the database (equals STORE_SCHEMA_VERSION after a
  * successful open). */
 ZTCA_RC store_schema_version(store *s, int64_t *out);
-/* store_stats: the handle's group commit counters since it was opened. */
+/* store_stats: the handle's group commit and read pool counters since it was opened. */
 typedef struct store_stats {
-    uint64_t commits; /* durable commits of write calls and transactions (batches) */
-    uint64_t members; /* write calls and transactions those commits covered */
-    uint64_t queued;  /* threads waiting for the handle right now */
+    uint64_t commits;      /* durable commits of write calls and transactions (batches) */
+    uint64_t members;      /* write calls and transactions those commits covered */
+    uint64_t queued;       /* threads waiting for the handle right now */
+    uint64_t reads_pooled; /* read calls that ran on a pooled read connection */
+    uint64_t readers;      /* read connections open (or being opened) now */
 } store_stats;
 
 /* store_stats_get: never blocks (the counters are read without the handle's lock). */

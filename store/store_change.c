@@ -52,11 +52,12 @@ store_change_read(store *s, store_rows *r, store_change *c)
     return ZTCA_RC_OK;
 }
 
-/* store_change_page: one page of the log on connection `conn` (the handle's or a
- * subscription's); *io_cursor advances past every change cb accepted. */
+/* store_change_page: one page of the log on connection `conn` (the handle's or a pooled
+ * reader with `in_call`, else a subscription's); *io_cursor advances past every change cb
+ * accepted. */
 static ztca_rc
-store_change_page(store *s, store_conn *conn, int64_t *io_cursor, size_t limit, store_change_cb cb,
-                  void *ctx, size_t *out_num)
+store_change_page(store *s, store_conn *conn, bool in_call, int64_t *io_cursor, size_t limit,
+                  store_change_cb cb, void *ctx, size_t *out_num)
 {
     store_rows *r = NULL;
     ztca_rc rc = ZTCA_RC_OK;
@@ -71,7 +72,7 @@ store_change_page(store *s, store_conn *conn, int64_t *io_cursor, size_t limit, 
             break;
         }
         ZTCA_CHECK(store_change_read(s, r, &c));
-        if (conn == s->conn) {
+        if (in_call) {
             STORE_RUN_CB(s, cb(ctx, &c));
         } else {
             ZTCA_CHECK(cb(ctx, &c));
@@ -93,8 +94,9 @@ store_changes_since(store *s, int64_t after_seq, size_t limit, store_change_cb c
                 "store: list limit must be 1-1000");
     size_t n = 0;
     ZTCA_GUARD(store_enter(s, STORE_READ));
-    return store_leave(s, STORE_READ,
-                       store_change_page(s, s->conn, &after_seq, limit, cb, ctx, &n));
+    return store_leave(
+        s, STORE_READ,
+        store_change_page(s, store_conn_of(s), true, &after_seq, limit, cb, ctx, &n));
 }
 
 /* ---- subscriptions --------------------------------------------------------------------------- */
@@ -239,7 +241,7 @@ store_sub_poll(store_sub *sub, int timeout_ms, store_change_cb cb, void *ctx, si
     }
     for (;;) {
         size_t n = 0;
-        last = store_change_page(s, sub->conn, &sub->cursor, STORE_LIST_MAX, cb, ctx, &n);
+        last = store_change_page(s, sub->conn, false, &sub->cursor, STORE_LIST_MAX, cb, ctx, &n);
         if (out_num != NULL) {
             *out_num = n;
         }

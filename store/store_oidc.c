@@ -91,9 +91,9 @@ store_provisioner_list(store *s, store_provisioner_cb cb, void *ctx)
         }
         ZTCA_CHECK(store_col_text(s, r, 0, name, sizeof(name)));
         ZTCA_CHECK(store_col_dup(s, r, 1, &config, &len));
-        s->in_cb = true;
+        store_cb_mark(s, true);
         rc = cb(ctx, name, config != NULL ? (const char *)config : "");
-        s->in_cb = false;
+        store_cb_mark(s, false);
         ztca_free(config);
         ZTCA_CHECK(rc);
     }

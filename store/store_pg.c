@@ -1,7 +1,8 @@
 /* store_pg.c: the PostgreSQL backend over libpq. One connection per handle (plus one per
- * subscription). Statements are prepared by name on first use per connection; parameters go as
- * text (integers, strings) or binary (bytea), results come back binary, so no server setting
- * (DateStyle, bytea_output, extra_float_digits) changes what we read.
+ * subscription, and the handle's pooled read connections). Statements are prepared by name on first
+ * use per connection; parameters go as text (integers, strings) or binary (bytea), results come
+ * back binary, so no server setting (DateStyle, bytea_output, extra_float_digits) changes what we
+ * read.
  *
  * Lost connections: a dead connection is only noticed when used. Before a transaction starts, or
  * for a single read outside one, nothing has changed yet, so the connection is re-established and
@@ -39,6 +40,7 @@ struct store_conn {
     bool in_txn;
     bool listening; /* LISTEN again after every reconnect */
     bool standby;   /* a hot standby: no LISTEN there, the subscriber reads the log instead */
+    bool read_only; /* a pooled reader: default_transaction_read_only again after a reconnect */
     store_rows rows;
     bool rows_busy;
     char err[STORE_ERRMSG_MAX];
@@ -145,6 +147,15 @@ store_pg_dial(store_conn *c)
         ZTCA_BAIL(ZTCA_ERR_UNSUPPORTED, "store: PostgreSQL 13 or newer is required");
     }
     c->pg = pg;
+    if (c->read_only) {
+        /* A pooled reader runs only reads; the server refuses anything else on it. */
+        ztca_rc rc = store_pg_command(c, "SET default_transaction_read_only = on");
+        if (!ZTCA_IS_OK(rc)) {
+            PQfinish(c->pg);
+            c->pg = NULL;
+            return rc;
+        }
+    }
     if (c->listening) {
         /* NOTIFY does not reach a standby, and LISTEN is refused during recovery: there the
          * change log, which replicates, is read every poll slice (docs/scaling.md). */
@@ -179,13 +190,13 @@ store_pg_disconnect(store_conn *c)
 }
 
 static ztca_rc
-store_pg_connect(store_conn **out, const store_url_info *u, const char *url,
-                 const store_options *opts, char *errbuf, size_t errbuf_size)
+store_pg_open(store_conn **out, const char *url, const store_options *opts, bool read_only,
+              char *errbuf, size_t errbuf_size)
 {
-    (void)u;
     store_conn *c = ztca_calloc(1, sizeof(*c));
     ZTCA_ENSURE(c != NULL, ZTCA_ERR_NOMEM, "out of memory");
     c->rows.conn = c;
+    c->read_only = read_only;
     c->connect_timeout_s = opts->connect_timeout_s > 0 ? opts->connect_timeout_s : 5;
     c->url = ztca_strdup(url);
     if (c->url == NULL) {
@@ -201,6 +212,31 @@ store_pg_connect(store_conn **out, const store_url_info *u, const char *url,
         return rc;
     }
     *out = c;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_pg_connect(store_conn **out, const store_url_info *u, const char *url,
+                 const store_options *opts, char *errbuf, size_t errbuf_size)
+{
+    (void)u;
+    return store_pg_open(out, url, opts, false, errbuf, errbuf_size);
+}
+
+/* store_pg_connect_reader: one more session; reads outside a transaction each take their own
+ * snapshot, as on the handle's connection, so a reader sees every committed write. */
+static ztca_rc
+store_pg_connect_reader(store_conn **out, const store_url_info *u, const char *url,
+                        const store_options *opts)
+{
+    (void)u;
+    return store_pg_open(out, url, opts, true, NULL, 0);
+}
+
+static ztca_rc
+store_pg_shrink_cache(store_conn *c)
+{
+    (void)c; /* the server's shared_buffers are the cache, shared by every session */
     return ZTCA_RC_OK;
 }
 
@@ -701,6 +737,8 @@ store_pg_wait(store_conn *c, int timeout_ms)
 const store_driver store_driver_pg = {
     .backend = STORE_BACKEND_POSTGRESQL,
     .connect = store_pg_connect,
+    .connect_reader = store_pg_connect_reader,
+    .shrink_cache = store_pg_shrink_cache,
     .disconnect = store_pg_disconnect,
     .errmsg = store_pg_errmsg,
     .exec_script = store_pg_exec_script,

@@ -1,5 +1,6 @@
 /* store_sqlite.c: the embedded backend. One sqlite3 connection per handle (the handle's mutex
- * serialises it, so SQLite's own mutexes are off), WAL so readers never wait for the writer,
+ * serialises it, so SQLite's own mutexes are off) plus its pooled read-only connections (each
+ * used by one call at a time), WAL so readers never wait for the writer,
  * BEGIN IMMEDIATE so writers queue on the busy timeout instead of failing on lock upgrade, and
  * synchronous=FULL because a CA must not lose a commit it already handed a certificate out for.
  * Statements are prepared once (SQLITE_PREPARE_PERSISTENT) and parameters bound by name ($1). */
@@ -144,7 +145,8 @@ store_sqlite_connect(store_conn **out, const store_url_info *u, const char *url,
     ZTCA_REQUIRE(strcmp(mode, "wal") == 0, ZTCA_ERR_STORE,
                  "store: SQLite refused WAL mode (a network file system?)");
     /* A 64 MiB page cache (a ceiling, not an allocation) keeps the status index of a few million
-     * certificates in memory; the default 2 MiB would read pages on most lookups. */
+     * certificates in memory when this one connection answers every lookup (a CLI command,
+     * bench/store); with a read pool the handle shrinks it (store_sqlite_shrink_cache). */
     ZTCA_CHECK(store_sqlite_exec_script(c, "PRAGMA synchronous = FULL; "
                                            "PRAGMA foreign_keys = ON; "
                                            "PRAGMA trusted_schema = OFF; "
@@ -159,6 +161,50 @@ out:
         store_sqlite_disconnect(c);
     }
     return rc;
+}
+
+/* store_sqlite_connect_reader: a read-only connection to the file the handle opened (it exists
+ * and is in WAL mode: a WAL file takes any number of readers beside one writer). No open(2) of
+ * our own: closing that descriptor would drop the handle's POSIX locks (see above).
+ * The page caches are private per connection, so they add up: a reader gets 4 MiB, which holds
+ * the interior pages of the certificate B-tree of ten million rows (about 1 MB at 1 million);
+ * the leaves of random lookups miss any cache that fits the memory target anyway and come from
+ * the kernel's page cache, which every connection shares (docs/store.md). */
+static ztca_rc
+store_sqlite_connect_reader(store_conn **out, const store_url_info *u, const char *url,
+                            const store_options *opts)
+{
+    (void)url;
+    ztca_rc rc = ZTCA_RC_OK;
+    store_conn *c = ztca_calloc(1, sizeof(*c));
+    ZTCA_ENSURE(c != NULL, ZTCA_ERR_NOMEM, "out of memory");
+    c->rows.conn = c;
+    int code = sqlite3_open_v2(
+        u->path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
+        NULL);
+    if (code != SQLITE_OK) {
+        rc = c->db != NULL ? store_sqlite_fail(c, code)
+                           : ztca_note(ZTCA_ERR_NOMEM, __FILE__, __LINE__, "out of memory", 0);
+        goto out;
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
+    ZTCA_CHECK(store_sqlite_exec_script(c, "PRAGMA query_only = ON; "
+                                           "PRAGMA trusted_schema = OFF; "
+                                           "PRAGMA cache_size = -4096"));
+    *out = c;
+    c = NULL;
+out:
+    store_sqlite_disconnect(c);
+    return rc;
+}
+
+/* store_sqlite_shrink_cache: with readers answering the lookups the writer's cache serves
+ * writes only (index pages of inserts and status changes): 16 MiB. */
+static ztca_rc
+store_sqlite_shrink_cache(store_conn *c)
+{
+    return store_sqlite_exec_script(c, "PRAGMA cache_size = -16384");
 }
 
 static const char *
@@ -350,6 +396,8 @@ store_sqlite_exec_many(store_conn *c, store_stmt id, const store_param *params, 
 const store_driver store_driver_sqlite = {
     .backend = STORE_BACKEND_SQLITE,
     .connect = store_sqlite_connect,
+    .connect_reader = store_sqlite_connect_reader,
+    .shrink_cache = store_sqlite_shrink_cache,
     .disconnect = store_sqlite_disconnect,
     .errmsg = store_sqlite_errmsg,
     .exec_script = store_sqlite_exec_script,

@@ -51,12 +51,17 @@ test_fresh_url(void)
              strchr(test_pg_base, '?') != NULL ? '&' : '?', (int)getpid(), test_counter);
 }
 
+/* Read connections per handle of test_open: each backend's suite runs once with none (every
+ * call on the one connection) and once with a pool, so every read call goes both ways. */
+static int test_readers;
+
 static store *
 test_open(void)
 {
     store *s = NULL;
     test_fresh_url();
-    UNIT_ASSERT_OK(store_open(&s, test_url));
+    store_options o = { .readers = test_readers };
+    UNIT_ASSERT_OK(store_open_ex(&s, test_url, &o));
     return s;
 }
 
@@ -2333,6 +2338,274 @@ test_trust_scores(void)
     store_close(s);
 }
 
+/* ---- read connections: lookups beside the writer -------------------------------------------- */
+
+enum { TEST_RD_CERTS = 200, TEST_RD_REVOKE = 60, TEST_RD_READERS = 8, TEST_RD_LOOKUPS = 1500 };
+
+static void
+test_rd_serial(char *out, size_t size, int i)
+{
+    snprintf(out, size, "%04x", i);
+}
+
+typedef struct test_rd_shared {
+    store *s;
+    atomic_int revoked;    /* certificates 0..revoked-1 are revoked: their calls have returned */
+    atomic_int issued;     /* certificates TEST_RD_CERTS..issued-1 exist: their calls returned */
+    atomic_bool done;      /* the writer finished */
+    ztca_err writer_first; /* the writer's first unexpected result */
+} test_rd_shared;
+
+typedef struct test_rd_worker {
+    test_rd_shared *sh;
+    int id;
+    int lookups;
+    int wrong; /* answers that contradict a write that had returned before the lookup began */
+    ztca_err first;
+} test_rd_worker;
+
+/* The writer: revokes the first TEST_RD_REVOKE certificates one by one and issues as many new
+ * ones, publishing each only after its call returned (committed), and reads each back itself. */
+static void *
+test_rd_writer(void *arg)
+{
+    test_rd_shared *sh = arg;
+    for (int i = 0; i < TEST_RD_REVOKE; i++) {
+        char serial[16];
+        store_cert_state st;
+        test_rd_serial(serial, sizeof(serial), i);
+        store_audit_event ev = test_ev("cert.revoke", serial);
+        ztca_rc rc = store_cert_set_status(sh->s, serial, STORE_CERT_REVOKED,
+                                           STORE_REASON_KEY_COMPROMISE, T0, &ev);
+        if (ZTCA_IS_OK(rc)) {
+            atomic_store(&sh->revoked, i + 1);
+            rc = store_cert_status_get(sh->s, serial, &st);
+        }
+        if (ZTCA_IS_OK(rc) && st.status != STORE_CERT_REVOKED) {
+            rc.err = ZTCA_ERR_INTERNAL; /* its own committed write, not seen */
+        }
+        test_rd_serial(serial, sizeof(serial), TEST_RD_CERTS + i);
+        store_cert c;
+        test_cert(&c, serial, "dev-rd", "alice", T0 + 3600);
+        if (ZTCA_IS_OK(rc)) {
+            ev = test_ev("cert.issue", serial);
+            rc = store_cert_insert(sh->s, &c, &ev);
+        }
+        if (ZTCA_IS_OK(rc)) {
+            atomic_store(&sh->issued, TEST_RD_CERTS + i + 1);
+        }
+        if (!ZTCA_IS_OK(rc) && sh->writer_first == ZTCA_OK) {
+            sh->writer_first = rc.err;
+        }
+    }
+    atomic_store(&sh->done, true);
+    return NULL;
+}
+
+/* A reader: status lookups of every serial, each checked against what had been committed when
+ * it began: a revocation or an issuance that returned before must show. A connection handed to
+ * two threads at once shows as INTERNAL (the pool's check, or the driver's one statement at a
+ * time) or as a row of the other thread's serial. */
+static void *
+test_rd_reader(void *arg)
+{
+    test_rd_worker *w = arg;
+    test_rd_shared *sh = w->sh;
+    unsigned x = (unsigned)w->id * 2654435761u;
+    for (int n = 0; n < TEST_RD_LOOKUPS || !atomic_load(&sh->done); n++) {
+        x = x * 1103515245u + 12345u;
+        int i = (int)((x >> 8) % (TEST_RD_CERTS + TEST_RD_REVOKE));
+        char serial[16];
+        test_rd_serial(serial, sizeof(serial), i);
+        int revoked = atomic_load(&sh->revoked), issued = atomic_load(&sh->issued);
+        store_cert_state st;
+        ztca_rc rc = store_cert_status_get(sh->s, serial, &st);
+        w->lookups++;
+        if (rc.err == ZTCA_ERR_NOT_FOUND) {
+            w->wrong += i < issued; /* issued before the lookup began: must be found */
+            continue;
+        }
+        if (!ZTCA_IS_OK(rc)) {
+            if (w->first == ZTCA_OK) {
+                w->first = rc.err;
+            }
+            continue;
+        }
+        bool is_new = i >= TEST_RD_CERTS;
+        w->wrong += strcmp(st.device_id, is_new ? "dev-rd" : "dev-a") != 0;
+        w->wrong += st.not_after != (is_new ? T0 + 3600 : T0 + 86400 + i);
+        w->wrong += i < revoked && st.status != STORE_CERT_REVOKED;
+        w->wrong += i >= TEST_RD_REVOKE && st.status != STORE_CERT_GOOD;
+    }
+    return NULL;
+}
+
+static void
+test_rd_load(store *s)
+{
+    store_cert c[TEST_RD_CERTS];
+    store_audit_event ev[TEST_RD_CERTS];
+    for (int i = 0; i < TEST_RD_CERTS; i++) {
+        char serial[16];
+        test_rd_serial(serial, sizeof(serial), i);
+        test_cert(&c[i], serial, "dev-a", "alice", T0 + 86400 + i);
+        ev[i] = test_ev("cert.issue", "bulk");
+    }
+    UNIT_ASSERT_OK(store_cert_insert_batch(s, c, ev, TEST_RD_CERTS));
+}
+
+/* Eight threads hammer lookups on a pool of `readers` while a ninth writes: every answer
+ * matches the writes that had returned, and the pool stays within its bound. */
+static void
+test_rd_hammer(int readers)
+{
+    store *s = NULL;
+    test_fresh_url();
+    store_options o = { .readers = readers };
+    UNIT_ASSERT_OK(store_open_ex(&s, test_url, &o));
+    test_rd_load(s);
+    test_rd_shared sh;
+    memset(&sh, 0, sizeof(sh));
+    sh.s = s;
+    atomic_init(&sh.revoked, 0);
+    atomic_init(&sh.issued, TEST_RD_CERTS);
+    atomic_init(&sh.done, false);
+    store_stats before, after;
+    store_stats_get(s, &before);
+    pthread_t th[TEST_RD_READERS], wt;
+    test_rd_worker w[TEST_RD_READERS];
+    memset(w, 0, sizeof(w));
+    for (int i = 0; i < TEST_RD_READERS; i++) {
+        w[i].sh = &sh;
+        w[i].id = i + 1;
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, test_rd_reader, &w[i]), 0);
+    }
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&wt, NULL, test_rd_writer, &sh), 0);
+    pthread_join(wt, NULL);
+    uint64_t lookups = 0;
+    for (int i = 0; i < TEST_RD_READERS; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(w[i].first, ZTCA_OK);
+        CU_ASSERT_EQUAL(w[i].wrong, 0);
+        CU_ASSERT_TRUE(w[i].lookups >= TEST_RD_LOOKUPS);
+        lookups += (uint64_t)w[i].lookups;
+    }
+    CU_ASSERT_EQUAL(sh.writer_first, ZTCA_OK);
+    store_stats_get(s, &after);
+    /* Every lookup and the writer's read-backs went through the pool (nothing failed to open). */
+    CU_ASSERT_EQUAL(after.reads_pooled - before.reads_pooled, lookups + TEST_RD_REVOKE);
+    CU_ASSERT_TRUE(after.readers >= 1 && after.readers <= (uint64_t)readers);
+    CU_ASSERT_EQUAL(after.commits - before.commits, 2 * TEST_RD_REVOKE);
+    CU_ASSERT_EQUAL(test_verify_count(s), TEST_RD_CERTS + 2 * TEST_RD_REVOKE);
+    store_close(s);
+}
+
+static void
+test_readers_hammer(void)
+{
+    test_rd_hammer(3); /* fewer connections than threads: calls wait for a free one */
+    test_rd_hammer(TEST_RD_READERS);
+}
+
+typedef struct test_rd_peek {
+    store *s;
+    const char *serial;
+    ztca_err err;
+    store_cert_status status;
+} test_rd_peek;
+
+static void *
+test_rd_peek_main(void *arg)
+{
+    test_rd_peek *p = arg;
+    store_cert_state st;
+    memset(&st, 0, sizeof(st));
+    p->err = store_cert_status_get(p->s, p->serial, &st).err;
+    p->status = st.status;
+    return NULL;
+}
+
+static ztca_err
+test_rd_peek_from_thread(store *s, const char *serial, store_cert_status *out_status)
+{
+    test_rd_peek p = { s, serial, ZTCA_ERR_INTERNAL, STORE_CERT_GOOD };
+    pthread_t th;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&th, NULL, test_rd_peek_main, &p), 0);
+    pthread_join(th, NULL);
+    *out_status = p.status;
+    return p.err;
+}
+
+/* Inside a transaction its own thread reads its own changes (on the writer); another thread
+ * reads the committed state on a reader at once, without waiting for the transaction, and
+ * sees the changes as soon as the commit returned. */
+static void
+test_readers_txn(void)
+{
+    store *s = NULL;
+    test_fresh_url();
+    store_options o = { .readers = 2 };
+    UNIT_ASSERT_OK(store_open_ex(&s, test_url, &o));
+    test_insert(s, "aa01", "dev-a", T0 + 3600);
+    store_cert_state st;
+    store_cert_status other = STORE_CERT_GOOD;
+    UNIT_ASSERT_OK(store_txn_begin(s));
+    test_insert(s, "aa02", "dev-a", T0 + 3600);
+    store_audit_event ev = test_ev("cert.hold", "aa01");
+    UNIT_ASSERT_OK(store_cert_set_status(s, "aa01", STORE_CERT_HOLD, STORE_REASON_NONE, T0, &ev));
+    UNIT_ASSERT_OK(store_cert_status_get(s, "aa02", &st));
+    UNIT_ASSERT_OK(store_cert_status_get(s, "aa01", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_HOLD);
+    /* Without a pool this thread would wait for the commit below, which never comes. */
+    CU_ASSERT_EQUAL(test_rd_peek_from_thread(s, "aa02", &other), ZTCA_ERR_NOT_FOUND);
+    CU_ASSERT_EQUAL(test_rd_peek_from_thread(s, "aa01", &other), ZTCA_OK);
+    CU_ASSERT_EQUAL(other, STORE_CERT_GOOD);
+    UNIT_ASSERT_OK(store_txn_commit(s));
+    CU_ASSERT_EQUAL(test_rd_peek_from_thread(s, "aa02", &other), ZTCA_OK);
+    CU_ASSERT_EQUAL(test_rd_peek_from_thread(s, "aa01", &other), ZTCA_OK);
+    CU_ASSERT_EQUAL(other, STORE_CERT_HOLD);
+    /* A rolled-back change never shows on a reader. */
+    UNIT_ASSERT_OK(store_txn_begin(s));
+    test_insert(s, "aa03", "dev-a", T0 + 3600);
+    store_txn_rollback(s);
+    CU_ASSERT_EQUAL(test_rd_peek_from_thread(s, "aa03", &other), ZTCA_ERR_NOT_FOUND);
+    UNIT_ASSERT_ERR(store_cert_status_get(s, "aa03", &st), ZTCA_ERR_NOT_FOUND);
+    store_stats after;
+    store_stats_get(s, &after);
+    CU_ASSERT_EQUAL(after.reads_pooled, 6); /* five peeks, one read outside the transaction */
+    store_close(s);
+}
+
+/* The pool's size is bounded, and its connections are opened when a read first needs one. */
+static void
+test_readers_bounds(void)
+{
+    store *s = NULL;
+    store_options o = { .readers = STORE_READERS_MAX + 1 };
+    test_fresh_url();
+    UNIT_ASSERT_ERR(store_open_ex(&s, test_url, &o), ZTCA_ERR_BAD_INPUT);
+    o.readers = -1;
+    UNIT_ASSERT_ERR(store_open_ex(&s, test_url, &o), ZTCA_ERR_BAD_INPUT);
+    CU_ASSERT_PTR_NULL(s);
+    o.readers = 1;
+    UNIT_ASSERT_OK(store_open_ex(&s, test_url, &o));
+    store_stats st;
+    store_stats_get(s, &st);
+    CU_ASSERT_EQUAL(st.readers, 0); /* opened on demand only */
+    test_insert(s, "bb01", "dev-a", T0 + 3600);
+    store_cert c;
+    UNIT_ASSERT_OK(store_cert_get(s, "bb01", true, &c));
+    CU_ASSERT_EQUAL(c.der_len, sizeof(test_der));
+    store_cert_free(&c);
+    int64_t v = 0;
+    UNIT_ASSERT_OK(store_schema_version(s, &v));
+    CU_ASSERT_EQUAL(v, STORE_SCHEMA_VERSION);
+    store_stats_get(s, &st);
+    CU_ASSERT_EQUAL(st.readers, 1);
+    CU_ASSERT_EQUAL(st.reads_pooled, 2);
+    store_close(s);
+}
+
 static const unit_test test_store_tests[] = {
     { "url_parse", test_url_parse },
     { "json_check", test_json_check },
@@ -2365,6 +2638,9 @@ static const unit_test test_store_tests[] = {
     { "purge", test_purge },
     { "oom", test_oom },
     { "pg_reconnect", test_pg_reconnect },
+    { "readers_hammer", test_readers_hammer },
+    { "readers_txn", test_readers_txn },
+    { "readers_bounds", test_readers_bounds },
     { NULL, NULL },
 };
 
@@ -2407,6 +2683,9 @@ main(int argc, char **argv)
     }
     test_backend = STORE_BACKEND_SQLITE;
     status |= unit_run("store_sqlite", test_store_tests);
+    test_readers = 4;
+    status |= unit_run("store_sqlite_readers", test_store_tests);
+    test_readers = 0;
 
     test_pg_base = getenv("ZTCA_TEST_PG");
     if (test_pg_base != NULL && test_pg_base[0] != '\0') {
@@ -2419,6 +2698,9 @@ main(int argc, char **argv)
             test_backend = STORE_BACKEND_POSTGRESQL;
             test_pg_first = test_counter;
             status |= unit_run("store_postgresql", test_store_tests);
+            test_readers = 4;
+            status |= unit_run("store_postgresql_readers", test_store_tests);
+            test_readers = 0;
             test_pg_drop_schemas();
         }
         PQfinish(test_pg_admin);
