@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # bench/scale (issue 12): OCSP latency with 10 million live certificates, on SQLite and on
 # PostgreSQL, beside a small store measured in the same run so the growth shows.
-#   bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR]
+#   bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR] [--cold]
 # Defaults: 10,000,000 and 1,000,000 certificates, 15 s per measurement. --data keeps the
 # loaded stores in DIR (reused by the next run with the same DIR); without it they go at exit.
+# --cold: during the SQLite miss mixes, the store file is dropped from the kernel's page cache
+# every half second (posix_fadvise DONTNEED, this file only), so lookups wait for the disk as
+# they do when the stores are larger than the memory (the 10 million run of 2026-11-26).
 # Steps:
 #   1. outside the bench lock, with nice -n 19: bench_store --sorted --load-only fills four
 #      stores (SQLite small/big, PostgreSQL small/big databases of one PostgreSQL 15 started
@@ -21,14 +24,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
-count=10000000 small=1000000 secs=15 data=
+count=10000000 small=1000000 secs=15 cold=0 data=
 while [ $# -gt 0 ]; do
     case $1 in
     --count) count=$2 && shift 2 ;;
     --small) small=$2 && shift 2 ;;
     --secs) secs=$2 && shift 2 ;;
     --data) data=$2 && shift 2 ;;
-    *) echo "usage: bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR]" >&2 && exit 2 ;;
+    --cold) cold=1 && shift ;;
+    *) echo "usage: bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR] [--cold]" >&2 && exit 2 ;;
     esac
 done
 for tool in wrk openssl curl python3 taskset cmake flock; do
@@ -112,6 +116,17 @@ if [ "${ZTCA_BENCH_LOCKED:-0}" != 1 ]; then
     log "waiting for /tmp/ztca-bench.lock"
     flock 9
 fi
+# evictor FILE: drops FILE's clean pages from the page cache every 0.5 s until killed.
+evictor() {
+    exec python3 -c '
+import os, sys, time
+while True:
+    fd = os.open(sys.argv[1], os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    os.close(fd)
+    time.sleep(0.5)
+' "$1"
+}
 rss() { awk -v k="$2:" '$1 == k {print int($2 / 1024)}' "/proc/$1/status"; }
 measure() { # label url
     local label=$1 url=$2 port pid first
@@ -136,8 +151,18 @@ measure() { # label url
         "$data/$label.req.der" "$data/$label.serials" 1000 >/dev/null
     hit=$("${CLI[@]}" wrk -t1 -c8 -d"${secs}s" -s bench/scale/ocsp.lua "http://127.0.0.1:$port" -- \
         "$data/$label.req.der" "$data/$label.serials" 1000 | grep '^RESULT')
+    local evict=
+    if [ "$cold" = 1 ] && [ "${url#sqlite:}" != "$url" ]; then
+        evictor "${url#sqlite:}" &
+        evict=$!
+        PIDS+=("$evict")
+    fi
     miss=$("${CLI[@]}" wrk -t1 -c8 -d"${secs}s" -s bench/scale/ocsp.lua "http://127.0.0.1:$port" -- \
         "$data/$label.req.der" "$data/$label.serials" 400000 | grep '^RESULT')
+    if [ -n "$evict" ]; then
+        kill "$evict"
+        wait "$evict" 2>/dev/null || true
+    fi
     local load_rss hwm
     load_rss=$(rss "$pid" VmRSS)
     hwm=$(rss "$pid" VmHWM)
@@ -172,7 +197,7 @@ measure pg-big "$PGURL/big"
 
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -sr); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "ztca serve --role ocsp on CPU0, wrk -t1 -c8 keep-alive POST /ocsp on CPU1, ${secs} s per mix"
+echo "ztca serve --role ocsp on CPU0, wrk -t1 -c8 keep-alive POST /ocsp on CPU1, ${secs} s per mix$([ "$cold" = 1 ] && echo ", SQLite miss mixes with the store dropped from the page cache every 0.5 s (--cold)")"
 echo "stores: SQLite $(du -h "$data/small.db" | cut -f1) / $(du -h "$data/big.db" | cut -f1); PostgreSQL $(psql "$PGURL/postgres" -Atc "SELECT pg_size_pretty(pg_database_size('small')) || ' / ' || pg_size_pretty(pg_database_size('big'))")"
 for l in sqlite-small sqlite-big pg-small pg-big; do echo "load $l: $(cat "$data/$l.loaded")"; done
 echo
