@@ -166,10 +166,13 @@ out:
 /* store_sqlite_connect_reader: a read-only connection to the file the handle opened (it exists
  * and is in WAL mode: a WAL file takes any number of readers beside one writer). No open(2) of
  * our own: closing that descriptor would drop the handle's POSIX locks (see above).
- * The page caches are private per connection, so they add up: a reader gets 4 MiB, which holds
- * the interior pages of the certificate B-tree of a million rows (2.3 MB, measured; at ten million
- * its upper levels); the leaves of random lookups miss any cache that fits the memory target
- * anyway and come from the kernel's page cache, which every connection shares (docs/store.md). */
+ * The page caches are private per connection, so they add up: the readers share a budget of
+ * STORE_SQLITE_READERS_KIB, at most 12 MiB and at least 2 MiB each. 2 MiB hold the interior
+ * pages of the certificate B-tree of a million rows (565 pages, measured); what more a cache
+ * holds are leaves, which the kernel's page cache, shared by every connection, holds too
+ * (docs/store.md "Read connections"). */
+#define STORE_SQLITE_READERS_KIB (24 * 1024)
+
 static ztca_rc
 store_sqlite_connect_reader(store_conn **out, const store_url_info *u, const char *url,
                             const store_options *opts)
@@ -189,9 +192,12 @@ store_sqlite_connect_reader(store_conn **out, const store_url_info *u, const cha
     }
     sqlite3_extended_result_codes(c->db, 1);
     sqlite3_busy_timeout(c->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
-    ZTCA_CHECK(store_sqlite_exec_script(c, "PRAGMA query_only = ON; "
-                                           "PRAGMA trusted_schema = OFF; "
-                                           "PRAGMA cache_size = -4096"));
+    int kib = STORE_SQLITE_READERS_KIB / (opts->readers > 0 ? opts->readers : 1);
+    kib = kib > 12 * 1024 ? 12 * 1024 : kib < 2 * 1024 ? 2 * 1024 : kib;
+    char sql[96]; /* a number computed here, not input */
+    snprintf(sql, sizeof(sql),
+             "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF; PRAGMA cache_size = -%d", kib);
+    ZTCA_CHECK(store_sqlite_exec_script(c, sql));
     *out = c;
     c = NULL;
 out:
@@ -200,11 +206,11 @@ out:
 }
 
 /* store_sqlite_shrink_cache: with readers answering the lookups the writer's cache serves
- * writes only (index pages of inserts and status changes): 16 MiB. */
+ * writes only (index pages of inserts and status changes): 8 MiB. */
 static ztca_rc
 store_sqlite_shrink_cache(store_conn *c)
 {
-    return store_sqlite_exec_script(c, "PRAGMA cache_size = -16384");
+    return store_sqlite_exec_script(c, "PRAGMA cache_size = -8192");
 }
 
 static const char *

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # bench/scale (issue 12): OCSP latency with 10 million live certificates, on SQLite and on
 # PostgreSQL, beside a small store measured in the same run so the growth shows.
-#   bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR] [--cold]
+#   bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR] [--cold] [--threads N]
 # Defaults: 10,000,000 and 1,000,000 certificates, 15 s per measurement. --data keeps the
 # loaded stores in DIR (reused by the next run with the same DIR); without it they go at exit.
 # --cold: during the SQLite miss mixes, the store file is dropped from the kernel's page cache
 # every half second (posix_fadvise DONTNEED, this file only), so lookups wait for the disk as
 # they do when the stores are larger than the memory (the 10 million run of 2026-11-26).
+# --threads N: `ztca serve --threads N` (default: its own, one per CPU).
 # Steps:
 #   1. outside the bench lock, with nice -n 19: bench_store --sorted --load-only fills four
 #      stores (SQLite small/big, PostgreSQL small/big databases of one PostgreSQL 15 started
@@ -24,7 +25,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
-count=10000000 small=1000000 secs=15 cold=0 data=
+count=10000000 small=1000000 secs=15 cold=0 threads=() data=
 while [ $# -gt 0 ]; do
     case $1 in
     --count) count=$2 && shift 2 ;;
@@ -32,7 +33,8 @@ while [ $# -gt 0 ]; do
     --secs) secs=$2 && shift 2 ;;
     --data) data=$2 && shift 2 ;;
     --cold) cold=1 && shift ;;
-    *) echo "usage: bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR] [--cold]" >&2 && exit 2 ;;
+    --threads) threads=(--threads "$2") && shift 2 ;;
+    *) echo "usage: bench/scale/run.sh [--count N] [--small N] [--secs S] [--data DIR] [--cold] [--threads N]" >&2 && exit 2 ;;
     esac
 done
 for tool in wrk openssl curl python3 taskset cmake flock; do
@@ -132,7 +134,7 @@ measure() { # label url
     local label=$1 url=$2 port pid first
     port=$(lib_free_port)
     "${SRV[@]}" "$ZTCA" serve --dir "$D" --listen-http "127.0.0.1:$port" --listen-https none \
-        --role ocsp --store "$url" 2>"$data/$label.serve.log" &
+        --role ocsp --store "$url" "${threads[@]}" 2>"$data/$label.serve.log" &
     pid=$!
     PIDS+=("$pid")
     lib_wait_http "http://127.0.0.1:$port/healthz" 60 || { echo "$label: serve did not start" >&2 && exit 1; }
@@ -197,7 +199,7 @@ measure pg-big "$PGURL/big"
 
 echo "date:    $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(uname -sr); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "ztca serve --role ocsp on CPU0, wrk -t1 -c8 keep-alive POST /ocsp on CPU1, ${secs} s per mix$([ "$cold" = 1 ] && echo ", SQLite miss mixes with the store dropped from the page cache every 0.5 s (--cold)")"
+echo "ztca serve --role ocsp ${threads[*]} on CPU0, wrk -t1 -c8 keep-alive POST /ocsp on CPU1, ${secs} s per mix$([ "$cold" = 1 ] && echo ", SQLite miss mixes with the store dropped from the page cache every 0.5 s (--cold)")"
 echo "stores: SQLite $(du -h "$data/small.db" | cut -f1) / $(du -h "$data/big.db" | cut -f1); PostgreSQL $(psql "$PGURL/postgres" -Atc "SELECT pg_size_pretty(pg_database_size('small')) || ' / ' || pg_size_pretty(pg_database_size('big'))")"
 for l in sqlite-small sqlite-big pg-small pg-big; do echo "load $l: $(cat "$data/$l.loaded")"; done
 echo
