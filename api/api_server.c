@@ -705,8 +705,14 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, b
         }
     }
     /* TURBO: no shutdown() before close and no fcntl round trips on accepted sockets (about
-     * +10% of small answers per second, ../shared/notes/MHD.md). */
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_TURBO;
+     * +10% of small answers per second, ../shared/notes/MHD.md).
+     * HTTPS polls instead: in 0.9.75's epoll mode a connection in its TLS handshake stays on the
+     * ready list when GnuTLS's own recv() meets EAGAIN (MHD clears the mark only in its own
+     * recv), so its thread spun (epoll_wait(0), recv, a 16 KiB GnuTLS buffer malloc'd and freed)
+     * until the client's next flight, or for the whole timeout when a client connected and sent
+     * nothing (docs/performance.md "Memory"). poll() waits for what the handshake needs. */
+    unsigned flags = (l->https ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL_INTERNAL_THREAD)
+                     | MHD_USE_ITC | MHD_USE_TURBO;
     if (v6) {
         flags |= MHD_USE_IPv6;
     }
