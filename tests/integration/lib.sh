@@ -26,7 +26,7 @@ lib_wait_http() { # url [seconds]: until it answers 2xx
 
 # A throwaway PostgreSQL 15 in directory $1 on 127.0.0.1; sets PG_URL. The server refuses to run
 # as root, so it runs as the postgres user when we are root.
-PG_BIN=/usr/lib/postgresql/15/bin
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 pg_start() {
     PG_DIR=$1
     [ -x "$PG_BIN/initdb" ] || return 1
@@ -67,7 +67,13 @@ lib_harness() {
     fails=0
     trap lib_cleanup EXIT
     export SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent
-    LIB_SAN_DIR=$T/sanitizer
+    lib_sanitizer_dir "$T/sanitizer"
+}
+# lib_sanitizer_dir DIR: the sanitizer part of lib_harness, for the scripts that keep a frame of
+# their own (their temp dir, cleanup and ok/bad). Such a script stops its ztca processes with
+# lib_stop and ends its EXIT trap with lib_cleanup_status.
+lib_sanitizer_dir() {
+    LIB_SAN_DIR=$1
     mkdir -m 1777 "$LIB_SAN_DIR" "$LIB_SAN_DIR/seen"
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$LIB_SAN_DIR/report"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$LIB_SAN_DIR/report"
@@ -115,8 +121,13 @@ lib_cleanup() {
     done
     lib_sanitizer_check
     [ -n "${ZTCA_KEEP:-}" ] && echo "kept $T" >&2 || rm -rf "$T"
-    if [ "$fails" -gt "$before" ] && [ "$rc" = 0 ]; then
-        echo "$((fails - before)) check(s) failed at cleanup" >&2
+    lib_cleanup_status "$rc" "$before"
+}
+# lib_cleanup_status RC FAILS_BEFORE: last in an EXIT trap that began with `local rc=$?
+# before=$fails`: a script that was passing fails when its cleanup found a failure.
+lib_cleanup_status() {
+    if [ "$fails" -gt "$2" ] && [ "$1" = 0 ]; then
+        echo "$((fails - $2)) check(s) failed at cleanup" >&2
         exit 1
     fi
 }

@@ -13,11 +13,15 @@ lib_need ab -V
 LOAD_SECONDS=${ZTCA_LOAD_SECONDS:-30}
 
 T=$(mktemp -d)
+lib_sanitizer_dir "$T/sanitizer"
 SERVER_PID=
 cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    local rc=$? before=${fails:=0}
+    [ -n "$SERVER_PID" ] && lib_stop "$SERVER_PID" "ztca serve"
     pg_stop
+    lib_sanitizer_check
     rm -rf "$T"
+    lib_cleanup_status "$rc" "$before"
 }
 trap cleanup EXIT
 fails=0
@@ -50,6 +54,7 @@ stop_server() {
     wait "$SERVER_PID" || rc=$?
     SERVER_PID=
     [ "$rc" = 0 ] && ok "SIGTERM: clean exit" || bad "SIGTERM: exit status $rc"
+    lib_sanitizer_check
 }
 
 suite() { # store-url-or-empty

@@ -50,6 +50,14 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+# Sanitizer reports (ASan, LeakSanitizer, UBSan) go to files, checked before the summary: here a
+# driver's stderr is part of its output and its exit status is not the verdict, so a report
+# written at exit (a leak) went unseen (lib.sh's lib_harness, which this POSIX sh script cannot
+# source, does the same).
+SAN=$AF/sanitizer
+mkdir "$SAN"
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SAN/report"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SAN/report"
 
 PASS=0
 FAIL=0
@@ -321,6 +329,11 @@ run pcr_allowlist_changed quote $Q2 --nonce "$N2" --policy "$W/ztca.conf" --clas
     bad "pcr_allowlist_changed: $(echo $OUT)"
 
 # ---- summary ------------------------------------------------------------------------------
+for f in "$SAN"/report.*; do
+    [ -f "$f" ] || continue
+    bad "sanitizer report from pid ${f##*.}: $(grep -m1 -E 'ERROR|runtime error' "$f" | cut -c1-160)"
+    cat "$f" >&2
+done
 echo "timings (in-process verify calls):$TIMINGS"
 echo "attest integration: $PASS checks passed, $FAIL failed, $(ms_since "$T_START") ms"
 [ "$FAIL" -eq 0 ]

@@ -45,6 +45,7 @@ SERVER_PID= SSERVER_PID= ABRMD_PID= DBUS_PID= A_PID= B_PID=
 PIDS=() # started by lib.sh helpers (nginx)
 export DBUS_SESSION_BUS_ADDRESS=unix:path=$T/dbus.sock
 TABRMD=tabrmd:bus_type=session
+lib_sanitizer_dir "$T/sanitizer" # reports to files, checked by lib_stop and at the end (lib.sh)
 
 # tpm_stop PID TCTI CTRL-ARGS...: TPM2_Shutdown first, or the next start counts a
 # dictionary-attack event (notes P9).
@@ -62,9 +63,10 @@ tpm_stop() {
     wait "$pid" 2>/dev/null
 }
 cleanup() {
+    local rc=$? before=${fails:=0}
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     [ -n "$SSERVER_PID" ] && kill "$SSERVER_PID" 2>/dev/null
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    [ -n "$SERVER_PID" ] && lib_stop "$SERVER_PID" "ztca serve"
     # TPM A: shut down through abrmd (it holds swtpm's one connection), then stop abrmd.
     if [ -n "$A_PID" ] && [ -n "$ABRMD_PID" ]; then
         TPM2TOOLS_TCTI=$TABRMD timeout 5 tpm2_shutdown -c >/dev/null 2>&1
@@ -73,7 +75,9 @@ cleanup() {
     tpm_stop "$A_PID" "swtpm:path=$T/a.sock" --unix "$T/a.sock.ctrl"
     tpm_stop "$B_PID" "swtpm:host=127.0.0.1,port=${B_PORT:-0}" --tcp "127.0.0.1:$((${B_PORT:-0} + 1))"
     [ -n "$DBUS_PID" ] && kill "$DBUS_PID" 2>/dev/null
+    lib_sanitizer_check
     if [ -n "${ZTCA_KEEP:-}" ]; then echo "kept $T"; else rm -rf "$T"; fi
+    lib_cleanup_status "$rc" "$before"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
@@ -563,7 +567,7 @@ expect_exit "CA certificate file unusable" 1 "not a readable PEM certificate" "$
 nodir "unusable CA file" "$T/e-garbage"
 
 # `run` with the server gone: a network failure is retried with backoff, SIGTERM stops it.
-kill "$SERVER_PID" && wait "$SERVER_PID" 2>/dev/null
+lib_stop "$SERVER_PID" "ztca serve" # exit 0 on SIGTERM, no sanitizer report
 SERVER_PID=
 age "$T/run"
 timeout --preserve-status -s TERM 4 "$AGENT" run --dir "$T/run" >"$T/run2.log" 2>&1
@@ -572,5 +576,6 @@ grep -q "cannot reach $S" "$T/run2.log" && grep -q "event=renewal_failed exit=4 
     grep -q "event=stopped" "$T/run2.log" && [ $rc = 0 ] && ok "run: server down -> retry with backoff, clean stop on SIGTERM" ||
     bad "run backoff (rc $rc): $(tail -5 "$T/run2.log")"
 
+lib_sanitizer_check # the CLI and agent commands above, many with 2>/dev/null
 echo "test_enroll: $fails failure(s), $(($(date +%s) - START)) s"
 [ "$fails" = 0 ]

@@ -19,8 +19,14 @@ need certtool --version
 PY=/usr/bin/python3
 need "$PY" -c 'import cryptography'
 
+here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+# Sanitizer reports to files, checked at the end: a refused command exits non-zero anyway and
+# its stderr is only grepped, so a leak on an error path went unseen.
+lib_sanitizer_dir "$T/sanitizer"
 fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
@@ -269,6 +275,7 @@ check "issue with the passphrase" "$ZTCA" issue --dir "$P" --csr "$T/p256.csr" -
 check "p384 chain: strict verify" openssl verify -x509_strict -purpose sslclient -CAfile "$P/ca/root.pem" -untrusted "$P/ca/intermediate.pem" "$T/pdev.pem"
 [ "$(grep -c 'BEGIN CERTIFICATE' "$T/pdev.pem")" = 2 ] && ok "--fullchain has leaf and intermediate" || bad "--fullchain"
 
+lib_sanitizer_check
 if [ "$fails" -ne 0 ]; then
     echo "$fails check(s) failed" >&2
     exit 1

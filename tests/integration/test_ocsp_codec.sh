@@ -18,6 +18,9 @@ lib_need test -x "$DRIVER" # built by tests/integration/ocsp_codec.cmake (target
 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+# Sanitizer reports to files, checked at the end: the driver's refusals exit non-zero by design
+# and their stderr is only grepped, so a leak on an error path went unseen.
+lib_sanitizer_dir "$T/sanitizer"
 fails=0
 ok() { echo "ok   $*"; }
 bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
@@ -399,5 +402,6 @@ for serial, reason, invalidity in ((s_rev, x509.ReasonFlags.key_compromise, utc(
 print("ok")
 PY
 
+lib_sanitizer_check
 echo "integration_ocsp_codec: $fails failure(s)"
 [ "$fails" -eq 0 ]

@@ -9,6 +9,8 @@ set -uo pipefail
 ZTCA=${ZTCA_BIN:-${1:-}}
 [ -x "$ZTCA" ] || { echo "usage: ZTCA_BIN=path/to/ztca $0" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh" # lib_sanitizer_dir, lib_sanitizer_check
 need() {
     if ! "$@" >/dev/null 2>&1; then
         echo "missing peer: $*" >&2
@@ -22,6 +24,9 @@ need "$PY" -c 'import sqlite3'
 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
+# Sanitizer reports to files, checked at the end: refusals exit non-zero by design and their
+# stderr is only grepped (or dropped), so a leak on an error path went unseen.
+lib_sanitizer_dir "$T/sanitizer"
 # shellcheck source=store_checks.sh
 . "$here/store_checks.sh"
 
@@ -104,6 +109,7 @@ refuse_usage init --dir "$T/bad" --trust-domain corp.example --store mysql://db/
 refuse_usage audit
 refuse_usage audit verify extra
 
+lib_sanitizer_check
 if [ "$fails" -ne 0 ]; then
     echo "$fails check(s) failed" >&2
     exit 1

@@ -13,6 +13,8 @@ set -uo pipefail
 ZTCA=${ZTCA_BIN:-${1:-}}
 [ -x "$ZTCA" ] || { echo "usage: ZTCA_BIN=path/to/ztca [ZTCA_BUILD_DIR=build] $0" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh" # lib_sanitizer_dir, lib_sanitizer_check
 BUILD=${ZTCA_BUILD_DIR:-$(dirname "$ZTCA")}
 SUITE=$BUILD/tests/test_store
 skip() {
@@ -27,6 +29,9 @@ openssl version >/dev/null 2>&1 || skip "openssl"
 [ -x "$SUITE" ] || skip "the conformance suite $SUITE (CUnit)"
 
 T=$(mktemp -d)
+# Sanitizer reports to files, checked at the end: refusals exit non-zero by design and their
+# stderr is only grepped (or dropped), so a leak on an error path went unseen.
+lib_sanitizer_dir "$T/sanitizer"
 PGD=$T/pg
 AS=()
 if [ "$(id -u)" -eq 0 ]; then
@@ -106,6 +111,7 @@ fi
 "${PG_START[@]}" >/dev/null || bad "restart"
 issue_one "$T/up.pem" up-1 && ok "issues again once the database is back" || bad "after restart"
 
+lib_sanitizer_check
 if [ "$fails" -ne 0 ]; then
     echo "$fails check(s) failed" >&2
     exit 1
