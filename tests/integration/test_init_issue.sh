@@ -23,7 +23,13 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+cleanup() { # a report of a process whose failure ended the script (set -e) is printed too
+    local rc=$? before=${fails:=0}
+    lib_sanitizer_check
+    rm -rf "$T"
+    lib_cleanup_status "$rc" "$before"
+}
+trap cleanup EXIT
 # Sanitizer reports to files, checked at the end: a refused command exits non-zero anyway and
 # its stderr is only grepped, so a leak on an error path went unseen.
 lib_sanitizer_dir "$T/sanitizer"

@@ -39,10 +39,13 @@ if [ "$(id -u)" -eq 0 ]; then
     AS=(runuser -u postgres --)
 fi
 cleanup() {
+    local rc=$? before=${fails:=0}
     if [ -f "$PGD/data/postmaster.pid" ]; then
         "${AS[@]}" "$PG_BIN/pg_ctl" -D "$PGD/data" -m immediate -w stop >/dev/null 2>&1
     fi
+    lib_sanitizer_check
     rm -rf "$T"
+    lib_cleanup_status "$rc" "$before"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
