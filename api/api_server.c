@@ -3,7 +3,8 @@
  *
  * libmicrohttpd 0.9.75 facts this follows (../shared/notes/MHD.md): an answer queued in the first
  * access-handler call gets "Connection: close", so requests are answered on a later call; epoll
- * with a thread pool is the fast mode; MHD never requires a client certificate, routes check. */
+ * with a thread pool is the fast mode (plain HTTP; HTTPS polls, api_listener_start says why); MHD
+ * never requires a client certificate, routes check. */
 #include <arpa/inet.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -710,7 +711,7 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, b
      * ready list when GnuTLS's own recv() meets EAGAIN (MHD clears the mark only in its own
      * recv), so its thread spun (epoll_wait(0), recv, a 16 KiB GnuTLS buffer malloc'd and freed)
      * until the client's next flight, or for the whole timeout when a client connected and sent
-     * nothing (docs/performance.md "Memory"). poll() waits for what the handshake needs. */
+     * nothing (docs/performance.md "API under load"). poll() waits for what the handshake needs. */
     unsigned flags = (l->https ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL_INTERNAL_THREAD)
                      | MHD_USE_ITC | MHD_USE_TURBO;
     if (v6) {
