@@ -83,7 +83,7 @@ lib_sanitizer_check() { # a failed check, with the report on stderr, per report 
     [ -n "${LIB_SAN_DIR:-}" ] || return 0
     for f in "$LIB_SAN_DIR"/report.*; do
         [ -f "$f" ] || continue
-        bad "sanitizer report from pid ${f##*.}: $(grep -m1 -E 'ERROR|runtime error' "$f" | cut -c1-160)"
+        bad "sanitizer report from pid ${f##*.}: $({ grep -m1 -E 'ERROR|runtime error' "$f" || head -1 "$f"; } | cut -c1-160)"
         cat "$f" >&2
         mv "$f" "$LIB_SAN_DIR/seen/"
     done
