@@ -137,6 +137,22 @@ store_sqlite_mode_cb(void *ctx, int ncols, char **vals, char **names)
     return 0;
 }
 
+/* store_sqlite_open_db: c->db on `path` (the writer READWRITE, a reader READONLY), each
+ * connection with its own page cache, extended result codes and the busy timeout. */
+static ztca_rc
+store_sqlite_open_db(store_conn *c, const char *path, int mode, const store_options *opts)
+{
+    int code =
+        sqlite3_open_v2(path, &c->db, mode | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE, NULL);
+    if (code != SQLITE_OK) {
+        return c->db != NULL ? store_sqlite_fail(c, code)
+                             : ztca_note(ZTCA_ERR_NOMEM, __FILE__, __LINE__, "out of memory", 0);
+    }
+    sqlite3_extended_result_codes(c->db, 1);
+    sqlite3_busy_timeout(c->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
+    return ZTCA_RC_OK;
+}
+
 static ztca_rc
 store_sqlite_connect(store_conn **out, const store_url_info *u, const char *url,
                      const store_options *opts, char *errbuf, size_t errbuf_size)
@@ -161,18 +177,9 @@ store_sqlite_connect(store_conn **out, const store_url_info *u, const char *url,
         ztca_free(c);
         ZTCA_BAIL(ZTCA_ERR_STORE, "store: cannot open or create the SQLite file");
     }
-    int code = sqlite3_open_v2(
-        u->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
-        NULL);
-    if (code != SQLITE_OK) {
-        rc = c->db != NULL ? store_sqlite_fail(c, code)
-                           : ztca_note(ZTCA_ERR_NOMEM, __FILE__, __LINE__, "out of memory", 0);
-        goto out;
-    }
-    sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
+    ZTCA_CHECK(store_sqlite_open_db(c, u->path, SQLITE_OPEN_READWRITE, opts));
     char mode[16] = "";
-    code = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", store_sqlite_mode_cb, mode, NULL);
+    int code = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", store_sqlite_mode_cb, mode, NULL);
     if (code != SQLITE_OK) {
         rc = store_sqlite_fail(c, code);
         goto out;
@@ -217,16 +224,7 @@ store_sqlite_connect_reader(store_conn **out, const store_url_info *u, const cha
     store_conn *c = ztca_calloc(1, sizeof(*c));
     ZTCA_ENSURE(c != NULL, ZTCA_ERR_NOMEM, "out of memory");
     c->rows.conn = c;
-    int code = sqlite3_open_v2(
-        u->path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE,
-        NULL);
-    if (code != SQLITE_OK) {
-        rc = c->db != NULL ? store_sqlite_fail(c, code)
-                           : ztca_note(ZTCA_ERR_NOMEM, __FILE__, __LINE__, "out of memory", 0);
-        goto out;
-    }
-    sqlite3_extended_result_codes(c->db, 1);
-    sqlite3_busy_timeout(c->db, opts->busy_timeout_ms > 0 ? opts->busy_timeout_ms : 5000);
+    ZTCA_CHECK(store_sqlite_open_db(c, u->path, SQLITE_OPEN_READONLY, opts));
     int kib = STORE_SQLITE_READERS_KIB / (opts->readers > 0 ? opts->readers : 1);
     kib = kib > 12 * 1024 ? 12 * 1024 : kib < 2 * 1024 ? 2 * 1024 : kib;
     char sql[96]; /* a number computed here, not input */
