@@ -22,20 +22,9 @@ need "$PY" -c 'import cryptography'
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
-T=$(mktemp -d)
-cleanup() { # a report of a process whose failure ended the script (set -e) is printed too
-    local rc=$? before=${fails:=0}
-    lib_sanitizer_check
-    rm -rf "$T"
-    lib_cleanup_status "$rc" "$before"
-}
-trap cleanup EXIT
-# Sanitizer reports to files, checked at the end: a refused command exits non-zero anyway and
-# its stderr is only grepped, so a leak on an error path went unseen.
-lib_sanitizer_dir "$T/sanitizer"
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
+# The shared frame: $T, ok/bad, sanitizer reports to files checked at exit (refusals exit
+# non-zero by design and their stderr is only grepped, so a leak there would go unseen).
+lib_harness
 check() { # description command...
     local what=$1
     shift

@@ -16,20 +16,9 @@ lib_need openssl version
 lib_need "$LIB_PY" -c 'import cryptography.x509.ocsp'
 lib_need test -x "$DRIVER" # built by tests/integration/ocsp_codec.cmake (target ocsp_codec_driver)
 
-T=$(mktemp -d)
-cleanup() { # a report of a process whose failure ended the script (set -e) is printed too
-    local rc=$? before=${fails:=0}
-    lib_sanitizer_check
-    rm -rf "$T"
-    lib_cleanup_status "$rc" "$before"
-}
-trap cleanup EXIT
-# Sanitizer reports to files, checked at the end: the driver's refusals exit non-zero by design
-# and their stderr is only grepped, so a leak on an error path went unseen.
-lib_sanitizer_dir "$T/sanitizer"
-fails=0
-ok() { echo "ok   $*"; }
-bad() { echo "FAIL $*" >&2; fails=$((fails + 1)); }
+# The shared frame: $T, ok/bad, sanitizer reports to files checked at exit (refusals exit
+# non-zero by design and their stderr is only grepped, so a leak there would go unseen).
+lib_harness
 check() { # description command...
     local what=$1
     shift

@@ -22,17 +22,9 @@ need openssl version
 PY=/usr/bin/python3
 need "$PY" -c 'import sqlite3'
 
-T=$(mktemp -d)
-cleanup() { # a report of a process whose failure ended the script (set -e) is printed too
-    local rc=$? before=${fails:=0}
-    lib_sanitizer_check
-    rm -rf "$T"
-    lib_cleanup_status "$rc" "$before"
-}
-trap cleanup EXIT
-# Sanitizer reports to files, checked at the end: refusals exit non-zero by design and their
-# stderr is only grepped (or dropped), so a leak on an error path went unseen.
-lib_sanitizer_dir "$T/sanitizer"
+# The shared frame: $T, ok/bad, sanitizer reports to files checked at exit (refusals exit
+# non-zero by design and their stderr is only grepped, so a leak there would go unseen).
+lib_harness
 # shellcheck source=store_checks.sh
 . "$here/store_checks.sh"
 
