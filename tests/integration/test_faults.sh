@@ -223,9 +223,11 @@ fault_a() {
 }
 
 # ---- b. the SQLite store on a full filesystem --------------------------------------------------
-# The server runs in a private mount namespace where DIR/store is a 3 MiB tmpfs (a copy of what
-# init wrote); nsenter reaches it there. A filler file takes the free space while the client loop
-# runs; deleting it gives the space back.
+# The server runs in a private mount namespace where DIR/store is an 8 MiB tmpfs (a copy of what
+# init wrote); nsenter reaches it there. 8 MiB, not less: SQLite checkpoints the WAL only at 1000
+# pages (~4 MiB), so a smaller filesystem fills again by itself once the client loop has written
+# a few MiB after the space comes back (ci14: 3 MiB was full again ~20 issuances later). A filler
+# file takes the free space while the client loop runs; deleting it gives the space back.
 fault_b() {
     cat >"$T/ns.sh" <<'NS'
 dir=$1 size=$2
@@ -240,10 +242,10 @@ NS
     "$ZTCA" init --dir "$B" --trust-domain corp.example --public-url "http://127.0.0.1:$HB" \
         --api-url "https://127.0.0.1:$SB" >/dev/null
     # unshare without --fork execs, and so does ns.sh: the pid is ztca's.
-    serve b "$B" "$HB" "$SB" unshare -m --propagation private bash "$T/ns.sh" "$B" 3m
+    serve b "$B" "$HB" "$SB" unshare -m --propagation private bash "$T/ns.sh" "$B" 8m
     PID_B=$SERVE_PID
     NS=(nsenter -t "$PID_B" -m)
-    "${NS[@]}" findmnt -n -o FSTYPE "$B/store" | grep -q tmpfs && ok "b: the store of the server is on a 3 MiB tmpfs of its own" ||
+    "${NS[@]}" findmnt -n -o FSTYPE "$B/store" | grep -q tmpfs && ok "b: the store of the server is on an 8 MiB tmpfs of its own" ||
         bad "b: no tmpfs under the server's store"
     TOKB=$(token "$B" "$SB")
     client_start "$B" "$SB" "$B/out"
