@@ -22,6 +22,20 @@ typedef struct api_trust_inputs {
     trust_result result;
 } api_trust_inputs;
 
+/* ~120 KiB: not on a request thread's stack. Not calloc: zeroing it all was 0.4% of an issuance
+ * (every evaluation), and only the first `num` signals are ever read. */
+static api_trust_inputs *
+api_trust_inputs_new(void)
+{
+    api_trust_inputs *in = malloc(sizeof(*in));
+    if (in != NULL) {
+        in->num = 0;
+        in->skipped = 0;
+        memset(&in->result, 0, sizeof(in->result));
+    }
+    return in;
+}
+
 static ztca_rc
 api_trust_collect(void *ctx, const store_signal *s)
 {
@@ -211,7 +225,7 @@ api_trust_evaluate(api_server *srv, const char *device_id, const char *user,
                    const char *actor, api_trust_outcome *out, int64_t *out_signal_id)
 {
     store *st = api_server_app(srv)->store;
-    api_trust_inputs *in = calloc(1, sizeof(*in)); /* ~120 KiB: not on a request thread's stack */
+    api_trust_inputs *in = api_trust_inputs_new();
     ZTCA_ENSURE(in != NULL, ZTCA_ERR_NOMEM, "trust: out of memory");
     ztca_rc rc = store_txn_begin(st);
     if (ZTCA_IS_OK(rc)) {
@@ -239,7 +253,7 @@ ztca_rc
 api_trust_evaluate_txn(api_server *srv, const char *device_id, const char *user, const char *actor,
                        api_trust_outcome *out)
 {
-    api_trust_inputs *in = calloc(1, sizeof(*in));
+    api_trust_inputs *in = api_trust_inputs_new();
     ZTCA_ENSURE(in != NULL, ZTCA_ERR_NOMEM, "trust: out of memory");
     ztca_rc rc =
         api_trust_evaluate_locked(srv, api_server_app(srv)->store, device_id,
