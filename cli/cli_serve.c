@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@ cli_serve_usage(FILE *f)
         f, "usage: ztca serve [--dir DIR] [--listen-https ADDR:PORT] [--listen-http ADDR:PORT]\n"
            "                  [--listen-authz 127.0.0.1:PORT|unix:/PATH] [--role all|ocsp]\n"
            "                  [--store URL] [--passphrase-file F] [--threads N] [--user NAME]\n"
+           "                  [--max-connections N]\n"
            "\n"
            "Runs the CA: the HTTPS API (client certificates for admin and device routes) on\n"
            "--listen-https (default 127.0.0.1:8443) and the public routes (health, metrics, CA\n"
@@ -44,7 +46,8 @@ cli_serve_usage(FILE *f)
            "--user NAME (when started as root): the network process drops to NAME after binding\n"
            "and cannot read the key files, which must be 0600 and owned by root; the SQLite store\n"
            "must belong to NAME. Without --user a root server keeps root, with a warning\n"
-           "(docs/hardening.md).\n");
+           "(docs/hardening.md). --max-connections N: open connections per listener (default\n"
+           "1024); the open-files limit is raised to fit.\n");
 }
 
 /* An OCSP responder identity: the signer with its certificate (owned). */
@@ -402,10 +405,35 @@ cli_serve_reload(cli_serve_state *s, const char *dir, api_server *srv)
     ztca_log(ZTCA_LOG_INFO, "event=reloaded");
 }
 
+/* Each listener may hold `per_listener` sockets, plus the store's, the signer's, logs and the
+ * TLS files: raise the soft open-files limit to fit, as far as the hard limit allows (the default
+ * soft limit of 1024 would refuse connections long before --max-connections). */
+static void
+cli_serve_fd_limit(unsigned listeners, unsigned per_listener)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)listeners * per_listener + 256;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= need) {
+        return;
+    }
+    rlim_t want = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+    if (want > rl.rlim_cur) {
+        rl.rlim_cur = want;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (want < need) {
+        ztca_log(ZTCA_LOG_WARN,
+                 "event=fd_limit_low open_files=%llu needed=%llu what=\"the hard RLIMIT_NOFILE "
+                 "caps the connections: raise it (LimitNOFILE= in systemd) or lower "
+                 "--max-connections\"",
+                 (unsigned long long)want, (unsigned long long)need);
+    }
+}
+
 static int
 cli_serve_run(const char *dir, const char *https, const char *http, const char *authz,
               bool read_only, const char *store_flag, const char *pass_file, unsigned threads,
-              const char *user_name)
+              unsigned max_conns, const char *user_name)
 {
     cli_user user;
     memset(&user, 0, sizeof(user));
@@ -585,10 +613,13 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                     .trust = policy,
                     .read_only = read_only };
     cli_serve_drop drop = { user_name != NULL ? &user : NULL };
+    cli_serve_fd_limit((https != NULL) + (http != NULL) + (authz != NULL),
+                       max_conns != 0 ? max_conns : 1024);
     api_listen listen = { .https = https,
                           .http = http,
                           .authz = authz,
                           .threads = threads,
+                          .connection_limit = max_conns,
                           .after_bind = cli_serve_after_bind,
                           .after_bind_ctx = &drop };
     rc = api_server_start(&srv, &app, &listen);
@@ -674,6 +705,7 @@ cli_serve_main(int argc, char **argv)
         { "store", required_argument, NULL, 'S' },
         { "passphrase-file", required_argument, NULL, 'P' },
         { "threads", required_argument, NULL, 't' },
+        { "max-connections", required_argument, NULL, 'm' },
         { "user", required_argument, NULL, 'u' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -681,7 +713,7 @@ cli_serve_main(int argc, char **argv)
     const char *dir = NULL, *https = "127.0.0.1:8443", *http = "127.0.0.1:8080";
     const char *store_flag = NULL, *pass_file = NULL, *authz = NULL, *user = NULL;
     bool read_only = false;
-    unsigned threads = 0;
+    unsigned threads = 0, max_conns = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -719,6 +751,15 @@ cli_serve_main(int argc, char **argv)
             threads = (unsigned)v;
             break;
         }
+        case 'm': {
+            char *end = NULL;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v < 16 || v > 1000000) {
+                return cli_usage_error("serve", "--max-connections must be 16-1000000");
+            }
+            max_conns = (unsigned)v;
+            break;
+        }
         case 'u':
             user = optarg;
             break;
@@ -736,5 +777,5 @@ cli_serve_main(int argc, char **argv)
         return cli_usage_error("serve", "at least one listener is needed");
     }
     return cli_serve_run(cli_default_dir(dir), https, http, authz, read_only, store_flag, pass_file,
-                         threads, user);
+                         threads, max_conns, user);
 }
