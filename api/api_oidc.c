@@ -10,8 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
-
+#include "api/api_curl.h"
 #include "api/internal.h"
 #include "enroll/enroll.h"
 
@@ -177,7 +176,7 @@ api_oidc_fetch(api_oidc_entry *e, ztca_time now)
 {
     api_oidc_buf b = { NULL, 0 };
     long status = 0;
-    CURL *c = curl_easy_init();
+    CURL *c = ZTCA_IS_OK(api_curl_load()) ? curl_easy_init() : NULL;
     CURLcode cc = CURLE_FAILED_INIT;
     if (c != NULL) {
         curl_easy_setopt(c, CURLOPT_URL, e->prov.jwks_uri);

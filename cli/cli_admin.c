@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 
+#include "api/api_curl.h"
 #include "cli/cli.h"
 
 #define CLI_REPLY_MAX ((size_t)4 * 1024 * 1024)
@@ -90,6 +90,11 @@ cli_call(const cli_client *c, const char *method, const char *path, json_t *body
             cli_fail(c->cmd, "cannot read --passphrase-file", rc);
             return 0;
         }
+    }
+    rc = api_curl_load();
+    if (!ZTCA_IS_OK(rc)) {
+        cli_fail(c->cmd, "cannot load libcurl", rc);
+        goto out;
     }
     curl = curl_easy_init();
     if (curl == NULL) {

@@ -14,9 +14,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <libpq-fe.h>
-
 #include "store/internal.h"
+#include "store/store_pq.h"
 
 #define STORE_PG_CHANNEL "ztca_change"
 #define STORE_PG_CHUNK   256 /* pipelined statements per sync: results stay in socket buffers */
@@ -193,6 +192,7 @@ static ztca_rc
 store_pg_open(store_conn **out, const char *url, const store_options *opts, bool read_only,
               char *errbuf, size_t errbuf_size)
 {
+    ZTCA_GUARD(store_pq_load());
     store_conn *c = ztca_calloc(1, sizeof(*c));
     ZTCA_ENSURE(c != NULL, ZTCA_ERR_NOMEM, "out of memory");
     c->rows.conn = c;

@@ -5,9 +5,9 @@
 #include <string.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "store/internal.h"
+#include "store/store_pq.h"
 
 store_param
 store_p_text(const char *s)
@@ -210,6 +210,7 @@ store_url_parse(store_url_info *out, const char *url, size_t url_len)
                     || store_has_prefix(url, url_len, "postgres://"),
                 ZTCA_ERR_BAD_INPUT,
                 "store URL must be sqlite:PATH or postgresql://USER@HOST:PORT/DBNAME");
+    ZTCA_GUARD(store_pq_load());
     char buf[STORE_URL_MAX];
     memcpy(buf, url, url_len);
     buf[url_len] = '\0';
