@@ -1,6 +1,7 @@
 /* cli_serve.c: `ztca serve`: starts the signer process that holds the CA and OCSP keys (never the
  * root key), loads the rest of DIR, opens the store, binds, drops root (--user) and runs the API
  * server until SIGTERM/SIGINT; SIGHUP reloads ztca.conf. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -430,6 +431,20 @@ cli_serve_fd_limit(unsigned listeners, unsigned per_listener)
     }
 }
 
+/* A decimal option value within [min, max]. */
+static bool
+cli_serve_uint(const char *s, long min, long max, unsigned *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v < min || v > max) {
+        return false;
+    }
+    *out = (unsigned)v;
+    return true;
+}
+
 static int
 cli_serve_run(const char *dir, const char *https, const char *http, const char *authz,
               bool read_only, const char *store_flag, const char *pass_file, unsigned threads,
@@ -742,24 +757,16 @@ cli_serve_main(int argc, char **argv)
         case 'P':
             pass_file = optarg;
             break;
-        case 't': {
-            char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || v < 1 || v > 256) {
+        case 't':
+            if (!cli_serve_uint(optarg, 1, 256, &threads)) {
                 return cli_usage_error("serve", "--threads must be 1-256");
             }
-            threads = (unsigned)v;
             break;
-        }
-        case 'm': {
-            char *end = NULL;
-            long v = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || v < 16 || v > 1000000) {
+        case 'm':
+            if (!cli_serve_uint(optarg, 16, 1000000, &max_conns)) {
                 return cli_usage_error("serve", "--max-connections must be 16-1000000");
             }
-            max_conns = (unsigned)v;
             break;
-        }
         case 'u':
             user = optarg;
             break;
