@@ -104,7 +104,11 @@ ZTCA_RC cli_store_issue_detail(char **out, const char *tool, const store_cert *c
  * 0) and the OCSP signer keys (slot 1, then one per rotation), and the pool of socketpairs to it.
  */
 typedef struct cli_signer_proc cli_signer_proc;
-#define CLI_SIGNER_CONNS 8 /* socketpairs: signatures in parallel (docs/performance.md) */
+/* Socketpairs to the signer process, one signer thread each: signatures in parallel. One per
+ * online CPU, at least CLI_SIGNER_CONNS_MIN (requests wait for the signer while others run) and at
+ * most CLI_SIGNER_CONNS_MAX (docs/performance.md "Threads and cores"). */
+#define CLI_SIGNER_CONNS_MIN 8
+#define CLI_SIGNER_CONNS_MAX 64
 
 /* cli_signer_check_keys: every DIR/private/\*.key is a regular file, mode 0600 or stricter and
  * owned by the effective uid (the signer process's); prints one line per offending file naming

@@ -2,7 +2,7 @@
  *
  * `ztca serve` forks it before any thread exists. It holds the issuing CA key (slot 0) and the OCSP
  * signer keys (slot 1, then one slot per rotation), never the root key, and answers only the
- * requests of ca/ca_remote.c over CLI_SIGNER_CONNS SOCK_SEQPACKET socketpairs: one blocking
+ * requests of ca/ca_remote.c over one SOCK_SEQPACKET socketpair per CPU (8 to 64): one blocking
  * request/answer at a time per pair, one thread per pair on each side, so request threads sign in
  * parallel without request ids. The network process checks a pair out of a pool per call. The
  * signer exits when its parent goes away: every pair reads EOF, and PR_SET_PDEATHSIG backs that
@@ -47,8 +47,9 @@ typedef struct cli_signer_ctx {
 
 struct cli_signer_proc {
     pid_t pid;
-    int fds[CLI_SIGNER_CONNS]; /* the network process's ends; -1 once broken */
-    int free_conns[CLI_SIGNER_CONNS];
+    int fds[CLI_SIGNER_CONNS_MAX]; /* the network process's ends; -1 once broken */
+    int free_conns[CLI_SIGNER_CONNS_MAX];
+    size_t num_conns; /* pairs made: fds[0..num_conns) */
     size_t num_free;
     size_t num_live;
     pthread_mutex_t lock;
@@ -430,13 +431,14 @@ cli_signer_child_load(cli_signer_child *c, const char *rel, bool is_ocsp)
 
 static _Noreturn void
 cli_signer_child_main(const char *dir, const uint8_t *pass, size_t pass_len, const int *fds,
-                      pid_t parent)
+                      size_t num_fds, pid_t parent)
 {
     cli_signer_child c;
     memset(&c, 0, sizeof(c));
     int status = 1;
     /* Die with the network process even if a pair stays open somewhere (a fork of it). */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent) {
+    if (num_fds == 0 || num_fds > CLI_SIGNER_CONNS_MAX || prctl(PR_SET_PDEATHSIG, SIGKILL) != 0
+        || getppid() != parent) {
         _exit(1);
     }
     /* Its own process group: a terminal's ^C stops the network process, which then closes the
@@ -463,20 +465,20 @@ cli_signer_child_main(const char *dir, const uint8_t *pass, size_t pass_len, con
         cli_fail("serve", "signer process: cannot load private/ocsp.key", rc);
         goto out;
     }
-    cli_signer_conn conns[CLI_SIGNER_CONNS];
-    pthread_t threads[CLI_SIGNER_CONNS];
-    bool started[CLI_SIGNER_CONNS] = { false };
-    for (size_t i = 0; i < CLI_SIGNER_CONNS; i++) {
+    cli_signer_conn conns[CLI_SIGNER_CONNS_MAX];
+    pthread_t threads[CLI_SIGNER_CONNS_MAX];
+    bool started[CLI_SIGNER_CONNS_MAX] = { false };
+    for (size_t i = 0; i < num_fds; i++) {
         conns[i] = (cli_signer_conn){ &c, fds[i] };
     }
-    for (size_t i = 1; i < CLI_SIGNER_CONNS; i++) {
+    for (size_t i = 1; i < num_fds; i++) {
         started[i] = pthread_create(&threads[i], NULL, cli_signer_serve, &conns[i]) == 0;
         if (!started[i]) {
             close(fds[i]); /* that pair reads EOF in the network process: one fewer in the pool */
         }
     }
     (void)cli_signer_serve(&conns[0]);
-    for (size_t i = 1; i < CLI_SIGNER_CONNS; i++) {
+    for (size_t i = 1; i < num_fds; i++) {
         if (started[i]) {
             pthread_join(threads[i], NULL);
         }
@@ -497,24 +499,28 @@ out:
 ztca_rc
 cli_signer_start(cli_signer_proc **out, const char *dir, const uint8_t *pass, size_t pass_len)
 {
-    int pairs[CLI_SIGNER_CONNS][2];
+    int pairs[CLI_SIGNER_CONNS_MAX][2];
     size_t made = 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t n = cpus < CLI_SIGNER_CONNS_MIN   ? CLI_SIGNER_CONNS_MIN
+               : cpus > CLI_SIGNER_CONNS_MAX ? CLI_SIGNER_CONNS_MAX
+                                             : (size_t)cpus;
     cli_signer_proc *p = calloc(1, sizeof(*p));
     ZTCA_ENSURE(p != NULL, ZTCA_ERR_NOMEM, "out of memory");
-    for (; made < CLI_SIGNER_CONNS; made++) {
+    for (; made < n; made++) {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pairs[made]) != 0) {
             break;
         }
     }
     pid_t parent = getpid();
-    pid_t pid = made == CLI_SIGNER_CONNS ? fork() : -1;
+    pid_t pid = made == n ? fork() : -1;
     if (pid == 0) {
-        int child_fds[CLI_SIGNER_CONNS];
-        for (size_t i = 0; i < CLI_SIGNER_CONNS; i++) {
+        int child_fds[CLI_SIGNER_CONNS_MAX];
+        for (size_t i = 0; i < n; i++) {
             close(pairs[i][0]);
             child_fds[i] = pairs[i][1];
         }
-        cli_signer_child_main(dir, pass, pass_len, child_fds, parent);
+        cli_signer_child_main(dir, pass, pass_len, child_fds, n, parent);
     }
     for (size_t i = 0; i < made; i++) {
         close(pairs[i][1]);
@@ -530,13 +536,14 @@ cli_signer_start(cli_signer_proc **out, const char *dir, const uint8_t *pass, si
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->cond, NULL);
     struct timeval tv = { CLI_SIGNER_TIMEOUT_S, 0 };
-    for (size_t i = 0; i < CLI_SIGNER_CONNS; i++) {
+    p->num_conns = n;
+    for (size_t i = 0; i < n; i++) {
         p->fds[i] = pairs[i][0];
         (void)setsockopt(p->fds[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
         p->free_conns[i] = (int)i;
     }
-    p->num_free = CLI_SIGNER_CONNS;
-    p->num_live = CLI_SIGNER_CONNS;
+    p->num_free = n;
+    p->num_live = n;
     for (size_t i = 0; i < CA_REMOTE_SLOTS; i++) {
         p->ctx[i] = (cli_signer_ctx){ p, (uint8_t)i };
     }
@@ -556,7 +563,7 @@ cli_signer_stop(cli_signer_proc *p)
     if (p == NULL) {
         return;
     }
-    for (size_t i = 0; i < CLI_SIGNER_CONNS; i++) {
+    for (size_t i = 0; i < p->num_conns; i++) {
         if (p->fds[i] >= 0) {
             close(p->fds[i]);
         }

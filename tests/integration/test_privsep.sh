@@ -89,6 +89,11 @@ done
 [ "$(stat -c %u "/proc/$N/environ")" = 0 ] && ok "not dumpable (/proc/$N/environ owned by root)" || bad "dumpable"
 [ "$(field "$S" Uid | cut -d' ' -f1)" = 0 ] && ok "signer process keeps uid 0 (it owns the keys)" || bad "signer Uid: $(field "$S" Uid)"
 [ "$(field "$S" NoNewPrivs)" = 1 ] && ok "signer process: NoNewPrivs 1" || bad "signer NoNewPrivs"
+# One signing thread per CPU, 8 to 64 (docs/performance.md "Threads and cores").
+want=$(getconf _NPROCESSORS_ONLN)
+want=$((want < 8 ? 8 : want > 64 ? 64 : want))
+[ "$(field "$S" Threads)" = "$want" ] && ok "signer process: $want signing threads for $(getconf _NPROCESSORS_ONLN) online CPUs" ||
+    bad "signer process: $(field "$S" Threads) threads, expected $want"
 
 # ---- the network process's user cannot read the keys ----
 for k in intermediate ocsp server root; do
