@@ -136,8 +136,13 @@ cli_call(const cli_client *c, const char *method, const char *path, json_t *body
         *out = json_loadb(reply.p, reply.len, 0, &err);
     }
 out:
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
+    /* Not called when libcurl could not be loaded: its functions are not there. */
+    if (headers != NULL) {
+        curl_slist_free_all(headers);
+    }
+    if (curl != NULL) {
+        curl_easy_cleanup(curl);
+    }
     free(body_text);
     free(reply.p);
     ztca_free_secret(pass, pass_len + 1);
