@@ -222,4 +222,48 @@ grep -q "Response verify OK" "$T/old.txt" && ok "answers of the old signer still
 "${Z[@]}" cert list "${ZD[@]}" --server "https://127.0.0.1:$HTTPS" | grep -c " ocsp " | grep -q 2 && ok "new signer recorded in the store" || bad "signer not in the store"
 openssl verify -x509_strict -purpose ocsphelper -CAfile "$D/ca/root.pem" -untrusted "$D/ca/intermediate.pem" "$D/ca/ocsp.pem" >/dev/null 2>&1 && ok "new signer certificate verifies" || bad "new signer cert"
 
+# ---- a small answer cache under concurrent hits, misses, evictions and revocations ----------
+# 8 entries for 40 certificates: every few answers evict the oldest, while 8 clients ask in
+# parallel and 10 certificates are revoked meanwhile (each revocation evicts its answers). The
+# cache's locking must keep every answer right (and ASan finds a freed answer still queued):
+# afterwards each certificate's answer says what the store says.
+"$LIB_PY" - "$D/ztca.conf" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["ocsp"]["cache_entries"] = 8
+json.dump(c, open(sys.argv[1], "w"))
+PY
+for p in "${PIDS[@]}"; do lib_stop "$p" "ztca serve"; done
+serve "$D" "$HTTP" "$HTTPS"
+: >"$T/paths"
+for i in $(seq 40); do
+    issue "k$i" --profile device >"$T/k$i.serial"
+    openssl ocsp -issuer "$D/ca/intermediate.pem" -cert "$T/k$i.pem" -no_nonce -reqout "$T/k$i.req" >/dev/null 2>&1
+    echo "http://127.0.0.1:$HTTP/ocsp/$(base64 -w0 "$T/k$i.req" | sed 's/+/%2B/g; s|/|%2F|g; s/=/%3D/g')" >>"$T/paths"
+done
+for _ in $(seq 12); do cat "$T/paths"; done | shuf >"$T/load"
+xargs -P 8 -n 1 curl -s -o /dev/null -w '%{http_code}\n' <"$T/load" >"$T/load.codes" &
+LOAD=$!
+for i in $(seq 1 4 40); do
+    "${Z[@]}" cert revoke "${ZD[@]}" "$(cat "$T/k$i.serial")" --reason superseded >/dev/null
+done
+wait "$LOAD"
+n200=$(grep -c '^200$' "$T/load.codes" || true)
+[ "$n200" = 480 ] && ok "480 GETs from 8 parallel clients over a cache of 8: all 200" ||
+    bad "parallel GETs: $n200 of 480 answered 200 ($(sort "$T/load.codes" | uniq -c | tr '\n' ' '))"
+wrong=0
+for i in $(seq 40); do
+    want=good
+    [ $(((i - 1) % 4)) = 0 ] && want=revoked
+    curl -s -o "$T/k$i.resp" "$(sed -n "${i}p" "$T/paths")"
+    openssl ocsp -respin "$T/k$i.resp" -issuer "$D/ca/intermediate.pem" -cert "$T/k$i.pem" \
+        -CAfile "$D/ca/root.pem" -no_nonce >"$T/k$i.txt" 2>&1
+    grep -q "k$i.pem: $want" "$T/k$i.txt" || { wrong=$((wrong + 1)) && echo "k$i: want $want: $(head -2 "$T/k$i.txt")" >&2; }
+done
+[ "$wrong" = 0 ] && ok "after the load every answer matches the store (10 revoked, 30 good)" ||
+    bad "$wrong of 40 answers do not match the store"
+curl -s "http://127.0.0.1:$HTTP/metrics" >"$T/metrics2.txt"
+entries=$(sed -n 's/^ztca_ocsp_cache_entries \([0-9]*\)$/\1/p' "$T/metrics2.txt")
+[ -n "$entries" ] && [ "$entries" -le 8 ] && ok "the cache holds $entries answers (at most 8)" || bad "cache entries: '$entries'"
+
 lib_finish
