@@ -60,8 +60,8 @@ typedef struct api_listen {
     /* plain HTTP serving only /v1/authz to enforcement points on this host: a loopback
      * "ADDR:PORT" or "unix:/PATH" (docs/authz.md); NULL: none */
     const char *authz;
-    unsigned threads;          /* per listener; 0: the number of CPUs */
-    unsigned connection_limit; /* per listener; 0: 1024 */
+    unsigned threads;          /* per listener; 0: api_default_threads() (HTTPS: 4 times) */
+    unsigned connection_limit; /* per listener; 0: API_CONNECTION_LIMIT_DEFAULT */
     unsigned timeout_s;        /* idle connection timeout; 0: 30 */
     /* after_bind: called once every listener is bound, before any thread of the server starts
      * or any request is read (the privilege drop, docs/hardening.md); its failure fails the start.
@@ -69,6 +69,13 @@ typedef struct api_listen {
     ztca_rc (*after_bind)(void *ctx);
     void *after_bind_ctx;
 } api_listen;
+
+#define API_CONNECTION_LIMIT_DEFAULT 1024u
+
+/* api_default_threads: the worker threads of a plain HTTP listener when api_listen.threads is 0:
+ * one per online CPU (2 when unknown, at most 63). `ztca serve` sizes its store's read pool by
+ * it, one connection per worker. */
+unsigned api_default_threads(void);
 
 typedef struct api_server api_server;
 

@@ -691,13 +691,19 @@ api_listener_bind(api_listener *l, const char *spec, bool *out_v6)
     return api_tcp_listen(&sa, sa_len, *out_v6, &l->fd);
 }
 
+unsigned
+api_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 64 ? (unsigned)n : 2;
+}
+
 static ztca_rc
 api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, bool v6)
 {
     unsigned threads = cfg->threads;
     if (threads == 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 && n < 64 ? (unsigned)n : 2;
+        threads = api_default_threads();
         /* HTTPS requests wait: for a durable commit, for the signer process. A thread per core
          * left group commit batches of at most 2 on 2 cores, so the disk's sync rate capped
          * issuance (docs/performance.md "Group commit"); HTTP (OCSP, CRL) answers from memory. */
@@ -724,11 +730,12 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, b
     l->d = MHD_start_daemon(
         flags, 0, NULL, NULL, api_access, l, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)l->fd,
         MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_LIMIT,
-        cfg->connection_limit != 0 ? cfg->connection_limit : 1024u, MHD_OPTION_CONNECTION_TIMEOUT,
-        cfg->timeout_s != 0 ? cfg->timeout_s : 30u, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        API_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, api_completed, l,
-        MHD_OPTION_UNESCAPE_CALLBACK, api_unescape_none, NULL, MHD_OPTION_EXTERNAL_LOGGER,
-        api_mhd_log, NULL, l->https ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, app->tls_key_pem,
+        cfg->connection_limit != 0 ? cfg->connection_limit : API_CONNECTION_LIMIT_DEFAULT,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s != 0 ? cfg->timeout_s : 30u,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, API_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED,
+        api_completed, l, MHD_OPTION_UNESCAPE_CALLBACK, api_unescape_none, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, api_mhd_log, NULL,
+        l->https ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, app->tls_key_pem,
         MHD_OPTION_HTTPS_MEM_CERT, app->tls_cert_pem, MHD_OPTION_HTTPS_MEM_TRUST,
         app->tls_trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
         "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
@@ -762,8 +769,8 @@ api_server_start(api_server **out, const api_app *app, const api_listen *listen)
     /* glibc gives threads their own malloc arenas, up to 8 per core, each keeping the memory its
      * requests freed: with the HTTPS pool above, 200 TLS clients grew RSS by 21-27 MB (test_api);
      * the threads share a few arenas instead (docs/performance.md "API under load"). */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    mallopt(M_ARENA_MAX, cpus > 2 && cpus < 64 ? (int)cpus : 2);
+    unsigned cpus = api_default_threads();
+    mallopt(M_ARENA_MAX, cpus > 2 ? (int)cpus : 2);
 #endif
     /* Every listener is bound first, while the process may still be root; then after_bind (the
      * privilege drop); only then does anything start a thread or read a request. */

@@ -562,8 +562,7 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     }
     /* One read connection per worker thread (as many as api/ starts), at most 8: OCSP and authz
      * lookups then wait neither for each other nor for writes (docs/store.md). */
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    unsigned workers = threads != 0 ? threads : cpus > 0 && cpus < 64 ? (unsigned)cpus : 2;
+    unsigned workers = threads != 0 ? threads : api_default_threads();
     store_options sopts = { .readers = workers < STORE_READERS_SERVE_MAX
                                            ? (int)workers
                                            : STORE_READERS_SERVE_MAX };
@@ -629,7 +628,7 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
                     .read_only = read_only };
     cli_serve_drop drop = { user_name != NULL ? &user : NULL };
     cli_serve_fd_limit((https != NULL) + (http != NULL) + (authz != NULL),
-                       max_conns != 0 ? max_conns : 1024);
+                       max_conns != 0 ? max_conns : API_CONNECTION_LIMIT_DEFAULT);
     api_listen listen = { .https = https,
                           .http = http,
                           .authz = authz,
