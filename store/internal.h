@@ -394,13 +394,12 @@ struct store {
     size_t rd_max;
     store_reader *rd_all; /* owned: rd_max slots; guarded by rd_mu until opened */
     pthread_mutex_t rd_mu;
-    pthread_cond_t rd_cond;        /* signalled when a reader is given back */
-    atomic_size_t rd_open;         /* readers opened or being opened; changed under rd_mu */
-    store_reader *rd_free;         /* open and free, guarded by rd_mu */
-    store_reader *rd_spare;        /* not opened yet, guarded by rd_mu */
-    struct timespec rd_retry;      /* no new reader before this after one failed to open */
-    _Atomic uint64_t rd_calls;     /* read calls served by the pool */
-    _Atomic uint64_t rd_fallbacks; /* read calls that found no reader and used conn */
+    pthread_cond_t rd_cond;    /* signalled when a reader is given back */
+    atomic_size_t rd_open;     /* readers opened or being opened; changed under rd_mu */
+    store_reader *rd_free;     /* open and free, guarded by rd_mu */
+    store_reader *rd_spare;    /* not opened yet, guarded by rd_mu */
+    struct timespec rd_retry;  /* no new reader before this after one failed to open */
+    _Atomic uint64_t rd_calls; /* read calls served by the pool */
 };
 
 struct store_sub {

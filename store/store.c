@@ -104,7 +104,6 @@ store_open_ex(store **out, const char *url, const store_options *opts)
     atomic_init(&s->gc_members, 0);
     atomic_init(&s->mu_owner, 0);
     atomic_init(&s->rd_calls, 0);
-    atomic_init(&s->rd_fallbacks, 0);
     atomic_init(&s->rd_open, 0);
     if (!store_locks_init(s)) {
         ztca_free(s);
@@ -308,7 +307,6 @@ store_reader_take(store *s, store_reader **out)
     }
     pthread_mutex_unlock(&s->rd_mu);
     if (rd == NULL) {
-        atomic_fetch_add(&s->rd_fallbacks, 1);
         return ZTCA_RC_OK;
     }
     ZTCA_ENSURE(atomic_fetch_add(&rd->users, 1) == 0, ZTCA_ERR_INTERNAL,
