@@ -73,7 +73,7 @@ typedef struct api_listen {
 #define API_CONNECTION_LIMIT_DEFAULT 1024u
 
 /* api_default_threads: the worker threads of a plain HTTP listener when api_listen.threads is 0:
- * one per online CPU (2 when unknown, at most 63). `ztca serve` sizes its store's read pool by
+ * one per online CPU (2 when unknown, at most 64). `ztca serve` sizes its store's read pool by
  * it, one connection per worker. */
 unsigned api_default_threads(void);
 

@@ -695,7 +695,7 @@ unsigned
 api_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n < 64 ? (unsigned)n : 2;
+    return n <= 0 ? 2 : n > 64 ? 64 : (unsigned)n;
 }
 
 static ztca_rc
