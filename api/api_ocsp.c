@@ -5,7 +5,10 @@
  * signature and no allocation. An entry is dropped when the change feed reports its serial (any
  * node's revocation, hold or unhold) or when the revoke handler of this node commits one, and is
  * re-signed once half of its validity has passed. Requests with a nonce, or several CertIDs, are
- * signed fresh. A bad request gets an OCSP error status with HTTP 200, never an HTTP error. */
+ * signed fresh, with each status from the same cache when it holds one (an entry may hold only a
+ * status, read for such an answer): dropped and refreshed as above, it is as fresh as a cached
+ * answer, and a fresh answer then costs a signature without a store read. A bad request gets an
+ * OCSP error status with HTTP 200, never an HTTP error. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,15 @@
 
 #define API_OCSP_BUCKETS 4096 /* power of two */
 
+/* What the store said about a serial it knows. The score is kept before the trust policy is
+ * applied, so that the policy in force when an answer is built decides whether it is sent. */
+typedef struct api_ocsp_status {
+    ca_ocsp_cert_status status;
+    ztca_time revocation_time;
+    ca_crl_reason reason;
+    int score; /* -1: none */
+} api_ocsp_status;
+
 typedef struct api_ocsp_entry {
     struct api_ocsp_entry *next;      /* bucket chain */
     struct api_ocsp_entry *fifo_next; /* insertion order, for eviction when full */
@@ -23,10 +35,11 @@ typedef struct api_ocsp_entry {
     size_t certid_len;
     uint8_t serial[DER_SERIAL_MAX + 1];
     size_t serial_len;
-    struct MHD_Response *reply; /* one reference held by the cache */
+    struct MHD_Response *reply; /* one reference held by the cache; NULL: a status only */
     char etag[40];
-    ztca_time this_update;
-    ztca_time refresh_at; /* half of the validity */
+    api_ocsp_status status;
+    ztca_time this_update; /* when the status was read */
+    ztca_time refresh_at;  /* half of the validity */
 } api_ocsp_entry;
 
 typedef struct api_ocsp_issuer {
@@ -117,7 +130,9 @@ static void
 api_ocsp_entry_free(api_ocsp_entry *e)
 {
     /* Requests still sending this answer keep their own references (libmicrohttpd counts). */
-    MHD_destroy_response(e->reply);
+    if (e->reply != NULL) {
+        MHD_destroy_response(e->reply);
+    }
     free(e->certid);
     free(e);
 }
@@ -268,6 +283,9 @@ api_ocsp_serve_cached(api_ocsp *o, api_req *r, const ca_ocsp_certid *id, ztca_ti
     for (api_ocsp_entry *e = o->buckets[b]; e != NULL; e = e->next) {
         if (e->certid_len == id->element.len
             && memcmp(e->certid, id->element.p, id->element.len) == 0) {
+            if (e->reply == NULL) {
+                break; /* a status only: signed on the miss path, without a store read */
+            }
             /* Normally refreshed at half its validity; with the store away (fail static) an
              * answer is good until its nextUpdate. One whose thisUpdate is after now was made
              * before the wall clock stepped back: clients refuse it as not yet valid (RFC 6960
@@ -293,16 +311,44 @@ api_ocsp_serve_cached(api_ocsp *o, api_req *r, const ca_ocsp_certid *id, ztca_ti
     return served;
 }
 
+/* The status of this CertID when the cache holds one that is still fresh (the rule of cached
+ * answers: until half the validity has passed, unless dropped before), and when it was read. */
+static bool
+api_ocsp_cached_status(api_ocsp *o, const ca_ocsp_certid *id, ztca_time now, api_ocsp_status *out,
+                       ztca_time *read_at)
+{
+    bool found = false;
+    size_t b = api_ocsp_hash(id->serial.p, id->serial.len);
+    pthread_mutex_lock(&o->lock);
+    for (api_ocsp_entry *e = o->buckets[b]; e != NULL; e = e->next) {
+        if (e->certid_len == id->element.len
+            && memcmp(e->certid, id->element.p, id->element.len) == 0) {
+            if (now >= e->this_update && now < e->refresh_at) {
+                *out = e->status;
+                *read_at = e->this_update;
+                found = true;
+            }
+            break;
+        }
+    }
+    pthread_mutex_unlock(&o->lock);
+    return found;
+}
+
+/* Caches a signed answer (`reply`, which replaces any entry of the CertID) or, with `reply`
+ * NULL, a status alone (which replaces only an entry due for refresh). */
 static void
 api_ocsp_insert(api_ocsp *o, const ca_ocsp_certid *id, struct MHD_Response *reply, const char *etag,
-                ztca_time this_update, unsigned long long gen)
+                const api_ocsp_status *status, ztca_time this_update, unsigned long long gen)
 {
     api_ocsp_entry *e = calloc(1, sizeof(*e));
     uint8_t *certid = malloc(id->element.len);
     if (e == NULL || certid == NULL || id->serial.len > sizeof(e->serial) || o->max_entries == 0) {
         free(e);
         free(certid);
-        MHD_destroy_response(reply);
+        if (reply != NULL) {
+            MHD_destroy_response(reply);
+        }
         return;
     }
     memcpy(certid, id->element.p, id->element.len);
@@ -311,7 +357,8 @@ api_ocsp_insert(api_ocsp *o, const ca_ocsp_certid *id, struct MHD_Response *repl
     memcpy(e->serial, id->serial.p, id->serial.len);
     e->serial_len = id->serial.len;
     e->reply = reply;
-    snprintf(e->etag, sizeof(e->etag), "%s", etag);
+    snprintf(e->etag, sizeof(e->etag), "%s", etag != NULL ? etag : "");
+    e->status = *status;
     e->this_update = this_update;
     e->refresh_at = this_update + o->validity / 2;
     size_t b = api_ocsp_hash(e->serial, e->serial_len);
@@ -322,11 +369,17 @@ api_ocsp_insert(api_ocsp *o, const ca_ocsp_certid *id, struct MHD_Response *repl
         api_ocsp_entry_free(e);
         return;
     }
-    /* Replace an older answer for the same CertID (two threads signed it at once). */
+    /* An answer replaces an older entry of the same CertID (two threads signed it at once, or
+     * it held a status only); a status only leaves a fresh entry as it is. */
     for (api_ocsp_entry **pp = &o->buckets[b]; *pp != NULL; pp = &(*pp)->next) {
         api_ocsp_entry *old = *pp;
         if (old->certid_len == e->certid_len
             && memcmp(old->certid, e->certid, e->certid_len) == 0) {
+            if (reply == NULL && old->refresh_at > this_update) {
+                pthread_mutex_unlock(&o->lock);
+                api_ocsp_entry_free(e);
+                return;
+            }
             *pp = old->next;
             api_ocsp_unlink(o, old);
             api_ocsp_entry_free(old);
@@ -391,33 +444,17 @@ api_ocsp_issuer_of(const api_ocsp *o, const ca_ocsp_certid *id)
     return -1;
 }
 
-/* The status of one CertID from the store. */
+/* The status of a serial of ours from the store: NOT_FOUND when it was never issued by this CA
+ * (or purged long after expiry). */
 static ztca_rc
-api_ocsp_entry_for(api_ocsp *o, const ca_ocsp_certid *id, ztca_time now, const trust_policy *tp,
-                   ca_ocsp_entry *out)
+api_ocsp_status_read(api_ocsp *o, const ca_ocsp_certid *id, api_ocsp_status *out)
 {
     char hex[2 * (DER_SERIAL_MAX + 1) + 1];
-    memset(out, 0, sizeof(*out));
-    out->certid = id->element;
-    out->this_update = now;
-    out->next_update = now + o->validity;
-    out->trust_score = CA_TRUST_SCORE_NONE;
-    out->status = CA_OCSP_UNKNOWN;
-    if (!id->hash_is_supported || api_ocsp_issuer_of(o, id) < 0) {
-        return ZTCA_RC_OK;
-    }
     ZTCA_GUARD(ztca_hex_encode(hex, sizeof(hex), id->serial.p, id->serial.len));
     store_cert_state st;
-    ztca_rc rc = store_cert_status_get(o->st, hex, &st);
-    if (rc.err == ZTCA_ERR_NOT_FOUND || rc.err == ZTCA_ERR_BAD_INPUT) {
-        return ZTCA_RC_OK; /* never issued by this CA (or purged long after expiry): unknown */
-    }
-    ZTCA_GUARD(rc);
-    /* DESIGN.md 4: the agent's or device's score rides along, when the policy says so (its OID
-     * breaks some parsers, docs/trust.md). */
-    if (tp->score_extension && st.score >= 0) {
-        out->trust_score = st.score;
-    }
+    ZTCA_GUARD(store_cert_status_get(o->st, hex, &st));
+    memset(out, 0, sizeof(*out));
+    out->score = st.score;
     switch (st.status) {
     case STORE_CERT_GOOD:
         out->status = CA_OCSP_GOOD;
@@ -432,6 +469,45 @@ api_ocsp_entry_for(api_ocsp *o, const ca_ocsp_certid *id, ztca_time now, const t
         out->revocation_time = st.revoked_at;
         out->reason = st.reason >= 0 ? (ca_crl_reason)st.reason : CA_REASON_UNSPECIFIED;
         break;
+    }
+    return ZTCA_RC_OK;
+}
+
+/* The SingleResponse of one CertID: from a status the cache holds, else from the store (`*read`
+ * says which, so that the caller can cache what it read). thisUpdate is when the status was read
+ * (RFC 6960 4.2.2.1: the time the status is known to have been correct); for a status read now
+ * it is now. */
+static ztca_rc
+api_ocsp_entry_for(api_ocsp *o, const ca_ocsp_certid *id, ztca_time now, const trust_policy *tp,
+                   ca_ocsp_entry *out, api_ocsp_status *status, bool *read)
+{
+    memset(out, 0, sizeof(*out));
+    *read = false;
+    out->certid = id->element;
+    out->this_update = now;
+    out->trust_score = CA_TRUST_SCORE_NONE;
+    out->status = CA_OCSP_UNKNOWN;
+    if (!id->hash_is_supported || api_ocsp_issuer_of(o, id) < 0) {
+        out->next_update = now + o->validity;
+        return ZTCA_RC_OK;
+    }
+    if (!api_ocsp_cached_status(o, id, now, status, &out->this_update)) {
+        ztca_rc rc = api_ocsp_status_read(o, id, status);
+        if (rc.err == ZTCA_ERR_NOT_FOUND || rc.err == ZTCA_ERR_BAD_INPUT) {
+            out->next_update = now + o->validity;
+            return ZTCA_RC_OK; /* never issued by this CA (or purged long after expiry): unknown */
+        }
+        ZTCA_GUARD(rc);
+        *read = true;
+    }
+    out->next_update = out->this_update + o->validity;
+    out->status = status->status;
+    out->revocation_time = status->revocation_time;
+    out->reason = status->reason;
+    /* DESIGN.md 4: the agent's or device's score rides along, when the policy says so (its OID
+     * breaks some parsers, docs/trust.md). */
+    if (tp->score_extension && status->score >= 0) {
+        out->trust_score = status->score;
     }
     return ZTCA_RC_OK;
 }
@@ -487,9 +563,13 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
     } else {
         atomic_fetch_add(&o->fresh, 1);
     }
+    api_ocsp_status status[CA_OCSP_MAX_REQS];
+    bool read[CA_OCSP_MAX_REQS];
     unsigned long long gen = atomic_load(&o->gen); /* before any status is read */
     for (size_t i = 0; i < req.num_ids; i++) {
-        if (!ZTCA_IS_OK(api_ocsp_entry_for(o, &req.ids[i], now, tp, &entries[i]))) {
+        status[i] = (api_ocsp_status){ .status = CA_OCSP_UNKNOWN, .score = -1 };
+        if (!ZTCA_IS_OK(
+                api_ocsp_entry_for(o, &req.ids[i], now, tp, &entries[i], &status[i], &read[i]))) {
             /* The store is away: the signed answer we still hold, until its nextUpdate (fail
              * static, docs/scaling.md); else clients retry later (RFC 6960 2.3), never a 5xx. */
             if (cacheable && api_ocsp_serve_cached(o, r, &req.ids[0], now, true)) {
@@ -523,6 +603,11 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
         api_reply_bytes(r, 200, "application/ocsp-response", resp, resp_len);
         api_reply_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
         free(resp);
+        for (size_t i = 0; i < req.num_ids; i++) {
+            if (read[i]) {
+                api_ocsp_insert(o, &req.ids[i], NULL, NULL, &status[i], now, gen);
+            }
+        }
         return ZTCA_RC_OK;
     }
     api_ocsp_etag(etag, sizeof(etag), resp, resp_len);
@@ -534,10 +619,10 @@ api_ocsp_answer(api_req *r, const uint8_t *der, size_t len)
         return ZTCA_RC_OK;
     }
     MHD_add_response_header(shared, MHD_HTTP_HEADER_CONTENT_TYPE, "application/ocsp-response");
-    api_ocsp_cache_headers(o, shared, now, now + o->validity, etag);
+    api_ocsp_cache_headers(o, shared, entries[0].this_update, entries[0].next_update, etag);
     api_reply_queue_shared(r, 200, shared);
     /* the cache keeps the creation ref */
-    api_ocsp_insert(o, &req.ids[0], shared, etag, now, gen);
+    api_ocsp_insert(o, &req.ids[0], shared, etag, &status[0], entries[0].this_update, gen);
     return ZTCA_RC_OK;
 }
 

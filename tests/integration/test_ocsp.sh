@@ -89,6 +89,40 @@ for r in keyCompromise cACompromise affiliationChanged superseded cessationOfOpe
     [ "$(status_of "$T/$r.pem")" = revoked ] && ok "$r: revoked with a nonce too" || bad "$r nonce"
 done
 
+# Nonce answers take a status the cache holds instead of reading the store again: the second
+# answer's thisUpdate is the first's (when the status was read) while producedAt moves on; both
+# verify and echo their nonces. A revocation is in the very next nonce answer all the same.
+S_SC=$(issue sc --profile device)
+times_of() { # -resp_text file -> "thisUpdate|producedAt"
+    echo "$(sed -n 's/^ *This Update: //p' "$1" | head -1)|$(sed -n 's/^ *Produced At: //p' "$1" | head -1)"
+}
+"${O[@]}" -cert "$T/sc.pem" -resp_text >"$T/sc1.txt" 2>&1
+sleep 1.2
+"${O[@]}" -cert "$T/sc.pem" -resp_text >"$T/sc2.txt" 2>&1
+t1=$(times_of "$T/sc1.txt")
+t2=$(times_of "$T/sc2.txt")
+if grep -q "sc.pem: good" "$T/sc2.txt" && grep -q "Response verify OK" "$T/sc2.txt" &&
+    [ "$(grep -c "OCSP Nonce" "$T/sc2.txt")" -ge 1 ] && [ "${t1%|*}" = "${t2%|*}" ] &&
+    [ "${t2#*|}" != "${t1#*|}" ] && [ -n "${t1%|*}" ]; then
+    ok "second nonce answer: status from the cache (thisUpdate ${t2%|*}, producedAt ${t2#*|})"
+else
+    bad "second nonce answer: '$t1' then '$t2': $(head -3 "$T/sc2.txt")"
+fi
+[ "$("$LIB_PY" - "$T/sc2.txt" <<'PY'
+import sys
+# openssl prints "Nov 26 18:00:00 2026 GMT"; thisUpdate must not be after producedAt
+from datetime import datetime
+t = {}
+for line in open(sys.argv[1]):
+    for k in ("This Update", "Produced At"):
+        if line.strip().startswith(k + ":"):
+            t.setdefault(k, datetime.strptime(line.split(":", 1)[1].strip(), "%b %d %H:%M:%S %Y GMT"))
+print("ok" if t["This Update"] < t["Produced At"] else "bad")
+PY
+)" = ok ] && ok "thisUpdate before producedAt in the answer from a cached status" || bad "times: $t2"
+"${Z[@]}" cert revoke "${ZD[@]}" "$S_SC" --reason keyCompromise >/dev/null
+[ "$(status_of "$T/sc.pem")" = revoked ] && ok "nonce answer right after a revocation: revoked" || bad "nonce after revoke: $(cat "$T/status.txt")"
+
 # unknown: a serial this CA never issued; several certificates in one request
 "${O[@]}" -serial 0x1234567890 -no_nonce >"$T/u.txt" 2>&1
 grep -q "0x1234567890: unknown" "$T/u.txt" && ok "unknown serial" || bad "unknown: $(cat "$T/u.txt")"
@@ -181,9 +215,9 @@ V=(openssl verify -crl_check -CRLfile "$T/crl.pem" -CAfile "$D/ca/root.pem" -unt
 "${V[@]}" "$T/keyCompromise.pem" >"$T/cv.txt" 2>&1 || true
 grep -q "certificate revoked" "$T/cv.txt" && ok "crl_check: revoked leaf rejected" || bad "crl_check accepted a revoked leaf"
 n=$(openssl crl -inform DER -in "$T/crl.der" -noout -text | grep -c "Serial Number:")
-[ "$n" = 9 ] && ok "CRL lists the 9 revoked and held certificates" || bad "CRL has $n entries"
+[ "$n" = 10 ] && ok "CRL lists the 10 revoked and held certificates" || bad "CRL has $n entries"
 openssl crl -inform DER -in "$T/crl.der" -noout -text | grep -q "Certificate Hold" && ok "CRL: hold reason" || bad "CRL lacks hold"
-"$LIB_PY" -c 'import sys; from cryptography import x509; c=x509.load_der_x509_crl(open(sys.argv[1],"rb").read()); assert len(list(c)) == 9; assert c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number > 0' "$T/crl.der" &&
+"$LIB_PY" -c 'import sys; from cryptography import x509; c=x509.load_der_x509_crl(open(sys.argv[1],"rb").read()); assert len(list(c)) == 10; assert c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number > 0' "$T/crl.der" &&
     ok "python3-cryptography reads the CRL" || bad "python CRL"
 
 # a second node on the same store: the change feed carries a revocation there within a second
@@ -200,6 +234,17 @@ for _ in $(seq 10); do
     if "${O2[@]}" -cert "$T/feed.pem" 2>&1 | grep -q "feed.pem: revoked"; then seen=yes; break; fi
 done
 [ "$seen" = yes ] && ok "node B answers revoked within 1 s (change feed)" || bad "node B still good after 1 s"
+# the same for a status node B holds from a nonce answer
+S_FEED2=$(issue feed2 --profile device)
+O2N=(openssl ocsp -issuer "$D/ca/intermediate.pem" -url "http://127.0.0.1:$HTTP2/ocsp" -CAfile "$D/ca/root.pem")
+"${O2N[@]}" -cert "$T/feed2.pem" 2>&1 | grep -q "feed2.pem: good" && ok "node B: good with a nonce (status cached)" || bad "node B nonce good"
+"${Z[@]}" cert revoke "${ZD[@]}" "$S_FEED2" --reason keyCompromise >/dev/null
+seen=no
+for _ in $(seq 10); do
+    sleep 0.1
+    if "${O2N[@]}" -cert "$T/feed2.pem" 2>&1 | grep -q "feed2.pem: revoked"; then seen=yes; break; fi
+done
+[ "$seen" = yes ] && ok "node B's nonce answer says revoked within 1 s (change feed)" || bad "node B nonce still good after 1 s"
 
 # OCSP signer rotation: renew_before longer than the signer's life rotates it at start
 before=$(openssl x509 -in "$D/ca/ocsp.pem" -noout -serial)

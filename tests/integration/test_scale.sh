@@ -125,6 +125,12 @@ node A "$HA" "127.0.0.1:$SA"
 
 # ---- PostgreSQL stopped under load: fail static, then recovery by itself ------------------------
 for p in "$HB" "$HO"; do [ "$(status_at "$p" "$T/y.pem")" = good ] || bad "y not cached on $p"; done
+issue z # never asked for on B: no status of it held there
+nonce_at() { # http-port cert -> the status line of a nonce answer (nonce checked by openssl)
+    openssl ocsp -issuer "$D/ca/intermediate.pem" -cert "$2" -url "http://127.0.0.1:$1/ocsp" \
+        -CAfile "$D/ca/root.pem" >"$T/nonce.txt" 2>&1 || true
+    sed -n "s|^$2: ||p" "$T/nonce.txt"
+}
 TOKB=$("$ZTCA" token create --dir "$D" --server "https://127.0.0.1:$SB" --user alice 2>/dev/null)
 "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PRIMARY_DIR/data" -m fast -w stop >/dev/null
 load "$HB" 2 >"$T/load.b" &
@@ -136,6 +142,12 @@ code=$(curl -sS -o "$T/down.json" -D "$T/down.h" -w '%{http_code}' --cacert "$D/
     -H 'Content-Type: application/json' --data "{\"csr\":$csr_json}" "https://127.0.0.1:$SB/v1/certs")
 [ "$code" = 503 ] && grep -qi "^Retry-After:" "$T/down.h" && ok "primary down: issuance answers 503 with Retry-After" || bad "issuance while down: $code $(cat "$T/down.json")"
 curl -sS "http://127.0.0.1:$HB/healthz" | grep -q '"status":"degraded"' && ok "primary down: /healthz of B says degraded" || bad "healthz while down"
+# A nonce answer needs a signature now, and a status: the one B holds for y, read before the
+# primary stopped (as fresh as its cached answer); for z it holds none, so tryLater.
+[ "$(nonce_at "$HB" "$T/y.pem")" = good ] && grep -q "Response verify OK" "$T/nonce.txt" &&
+    ok "primary down: a nonce answer for y from the status B holds (fail static)" || bad "nonce for y while down: $(head -3 "$T/nonce.txt")"
+nonce_at "$HB" "$T/z.pem" >/dev/null
+grep -qi "trylater" "$T/nonce.txt" && ok "primary down: a nonce answer for z, never read on B: tryLater" || bad "nonce for z while down: $(head -3 "$T/nonce.txt")"
 wait "$lb" "$lo"
 read -r nb fb <"$T/load.b"
 read -r no fo <"$T/load.o"
