@@ -299,6 +299,10 @@ typedef struct store_driver {
     const char *(*errmsg)(store_conn *c);
     /* exec_script: runs constant SQL (migration scripts, savepoints); never input. */
     ztca_rc (*exec_script)(store_conn *c, const char *sql);
+    /* scripts_in_one_trip: exec_script sends several statements in one round trip
+     * (PostgreSQL's simple query protocol); else store.c sends them one by one (SQLite keeps
+     * each savepoint statement prepared). */
+    bool scripts_in_one_trip;
     /* begin: a write transaction (SQLite BEGIN IMMEDIATE). PostgreSQL re-establishes a
      * connection found dead first, since nothing has been sent yet. */
     ztca_rc (*begin)(store_conn *c);
@@ -365,7 +369,10 @@ struct store {
     atomic_uintptr_t mu_owner;
     pthread_mutex_t err_mu; /* guards last_err: readers fail outside mu */
     /* Guarded by mu: */
-    bool user_txn;  /* inside store_txn_begin */
+    bool user_txn; /* inside store_txn_begin */
+    /* The savepoint of the caller's last write call is still open: it succeeded, and its
+     * savepoint is released with the next call's SAVEPOINT, or by the end of the transaction. */
+    bool call_sp_open;
     bool in_cb;     /* a list callback is running */
     bool published; /* this transaction wrote change-log rows: wake subscribers on commit */
     store_head head;

@@ -742,6 +742,7 @@ const store_driver store_driver_pg = {
     .disconnect = store_pg_disconnect,
     .errmsg = store_pg_errmsg,
     .exec_script = store_pg_exec_script,
+    .scripts_in_one_trip = true,
     .begin = store_pg_begin,
     .commit = store_pg_commit,
     .rollback = store_pg_rollback,

@@ -1575,6 +1575,29 @@ test_txn(void)
     UNIT_ASSERT_OK(store_changes_since(s, 0, 10, test_bag_change, &b));
     CU_ASSERT_EQUAL(b.num, 1);
     CU_ASSERT_EQUAL(b.seq[0], 1);
+
+    /* A call's savepoint stays open after it succeeded and is released with the next call's
+     * (store.c, store_call_savepoint): failures first, between and after successes undo only
+     * themselves, on PostgreSQL too, where a failed statement aborts the transaction unless
+     * rolled back to its savepoint. */
+    UNIT_ASSERT_OK(store_txn_begin(s));
+    test_cert(&c, "e1", NULL, NULL, T0 + 60);
+    UNIT_ASSERT_ERR(store_cert_insert(s, &c, &ev), ZTCA_ERR_CONFLICT);
+    test_cert(&c, "e4", NULL, NULL, T0 + 60);
+    UNIT_ASSERT_OK(store_cert_insert(s, &c, &ev));
+    test_cert(&c, "e5", NULL, NULL, T0 + 60);
+    UNIT_ASSERT_OK(store_cert_insert(s, &c, &ev));
+    UNIT_ASSERT_ERR(store_cert_insert(s, &c, &ev), ZTCA_ERR_CONFLICT);
+    UNIT_ASSERT_ERR(store_cert_insert(s, &c, &ev), ZTCA_ERR_CONFLICT);
+    UNIT_ASSERT_OK(store_cert_set_status(s, "e5", STORE_CERT_HOLD, STORE_REASON_NONE, T0, &ev));
+    UNIT_ASSERT_ERR(store_cert_set_status(s, "e5", STORE_CERT_HOLD, STORE_REASON_NONE, T0, &ev),
+                    ZTCA_ERR_CONFLICT);
+    UNIT_ASSERT_OK(store_txn_commit(s));
+    UNIT_ASSERT_OK(store_cert_status_get(s, "e4", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_GOOD);
+    UNIT_ASSERT_OK(store_cert_status_get(s, "e5", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_HOLD);
+    CU_ASSERT_EQUAL(test_verify_count(s), 6);
     store_close(s);
 }
 
