@@ -154,11 +154,10 @@ api_trust_evaluate_locked(api_server *srv, store *st, const char *device_id, con
     store_trust_init(&prev);
     ztca_time now = ztca_now();
 
-    ZTCA_CHECK(store_device_lock(st, device_id));
+    ZTCA_CHECK(store_device_lock(st, device_id, &dev));
     if (insert != NULL) {
         ZTCA_CHECK(store_signal_insert(st, insert, insert_ev, out_signal_id));
     }
-    ZTCA_CHECK(store_device_get(st, device_id, &dev));
     api_trust_facts(dev.facts, &facts);
     ZTCA_CHECK(store_signal_list_for_subject(st, device_id, user, now, api_trust_collect, in));
     if (in->skipped > 0) {

@@ -117,6 +117,8 @@
     X(DEVICE_FIND_EK, "SELECT " STORE_DEVICE_COLS " FROM devices WHERE ek_pub_hash = $1", NULL)    \
     X(DEVICE_LOCK, "SELECT status FROM devices WHERE id = $1",                                     \
       "SELECT status FROM devices WHERE id = $1 FOR UPDATE")                                       \
+    X(DEVICE_LOCK_ROW, "SELECT " STORE_DEVICE_COLS " FROM devices WHERE id = $1",                  \
+      "SELECT " STORE_DEVICE_COLS " FROM devices WHERE id = $1 FOR UPDATE")                        \
     X(DEVICE_SET_STATUS, "UPDATE devices SET status = $2, updated_at = $3 WHERE id = $1", NULL)    \
     X(DEVICE_UPDATE_EVIDENCE,                                                                      \
       "UPDATE devices SET ak_pub = COALESCE($2, ak_pub), facts = $3, updated_at = $4 "             \

@@ -448,8 +448,9 @@ ZTCA_RC store_trust_list_due(store *s, ztca_time now, size_t limit, store_trust_
                              void *ctx);
 /* store_device_lock: inside store_txn_begin, serialises every trust update of one device across
  * nodes until commit (PostgreSQL row lock; SQLite transactions are serial anyway). NOT_FOUND for
- * an unknown device. */
-ZTCA_RC store_device_lock(store *s, const char *device_id);
+ * an unknown device. `out` (may be NULL) receives the device as locked, as store_device_get
+ * would (one round trip instead of two). */
+ZTCA_RC store_device_lock(store *s, const char *device_id, store_device *out);
 
 /* ---- OIDC provisioners and replay cache (workload certificates) ---------------------------- */
 

@@ -204,6 +204,35 @@ store_device_get(store *s, const char *id, store_device *out)
 }
 
 ztca_rc
+store_device_lock(store *s, const char *device_id, store_device *out)
+{
+    store_device d;
+    store_device_init(&d);
+    ZTCA_ENSURE(store_text_is_valid(device_id, STORE_NAME_MAX), ZTCA_ERR_BAD_INPUT,
+                "store: device id is not valid text");
+    ZTCA_GUARD(store_enter(s, STORE_WRITE));
+    store_rows *r = NULL;
+    bool row = false;
+    ztca_rc rc = ZTCA_RC_OK;
+    store_param p[1] = { store_p_text(device_id) };
+    ZTCA_CHECK(store_query(s, STORE_STMT_DEVICE_LOCK_ROW, p, 1, &r));
+    ZTCA_CHECK(store_step(s, r, &row));
+    ZTCA_REQUIRE(row, ZTCA_ERR_NOT_FOUND, "store: no such device");
+    if (out != NULL) {
+        ZTCA_CHECK(store_device_read(s, r, &d));
+    }
+out:
+    store_done(s, r);
+    rc = store_leave(s, STORE_WRITE, rc);
+    if (ZTCA_IS_OK(rc) && out != NULL) {
+        *out = d;
+    } else {
+        store_device_free(&d);
+    }
+    return rc;
+}
+
+ztca_rc
 store_device_find_by_ek(store *s, const uint8_t ek_pub_hash[STORE_HASH_LEN], store_device *out)
 {
     return store_device_get_by(s, STORE_STMT_DEVICE_FIND_EK,

@@ -223,21 +223,3 @@ out:
     store_done(s, r);
     return store_leave(s, STORE_READ, rc);
 }
-
-ztca_rc
-store_device_lock(store *s, const char *device_id)
-{
-    ZTCA_ENSURE(store_text_is_valid(device_id, STORE_NAME_MAX), ZTCA_ERR_BAD_INPUT,
-                "store: device id is not valid text");
-    ZTCA_GUARD(store_enter(s, STORE_WRITE));
-    store_rows *r = NULL;
-    bool row = false;
-    ztca_rc rc = ZTCA_RC_OK;
-    store_param p[1] = { store_p_text(device_id) };
-    ZTCA_CHECK(store_query(s, STORE_STMT_DEVICE_LOCK, p, 1, &r));
-    ZTCA_CHECK(store_step(s, r, &row));
-    ZTCA_REQUIRE(row, ZTCA_ERR_NOT_FOUND, "store: no such device");
-out:
-    store_done(s, r);
-    return store_leave(s, STORE_WRITE, rc);
-}

@@ -2351,8 +2351,19 @@ test_trust_scores(void)
 
     /* The device lock: inside a transaction, NOT_FOUND for an unknown device. */
     UNIT_ASSERT_OK(store_txn_begin(s));
-    UNIT_ASSERT_OK(store_device_lock(s, "dev-t"));
-    UNIT_ASSERT_ERR(store_device_lock(s, "nobody"), ZTCA_ERR_NOT_FOUND);
+    UNIT_ASSERT_OK(store_device_lock(s, "dev-t", NULL));
+    store_device locked;
+    UNIT_ASSERT_OK(store_device_lock(s, "dev-t", &locked));
+    CU_ASSERT_STRING_EQUAL(locked.id, "dev-t");
+    store_device dgot;
+    UNIT_ASSERT_OK(store_device_get(s, "dev-t", &dgot));
+    CU_ASSERT_EQUAL(locked.status, dgot.status);
+    CU_ASSERT_EQUAL(locked.created_at, dgot.created_at);
+    CU_ASSERT_EQUAL(locked.ak_pub_len, dgot.ak_pub_len);
+    CU_ASSERT_STRING_EQUAL(locked.facts, dgot.facts);
+    store_device_free(&dgot);
+    store_device_free(&locked);
+    UNIT_ASSERT_ERR(store_device_lock(s, "nobody", &locked), ZTCA_ERR_NOT_FOUND);
     UNIT_ASSERT_OK(store_txn_commit(s));
 
     /* Agents by user. */
