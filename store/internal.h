@@ -299,12 +299,10 @@ typedef struct store_driver {
     ztca_rc (*shrink_cache)(store_conn *c);
     void (*disconnect)(store_conn *c);
     const char *(*errmsg)(store_conn *c);
-    /* exec_script: runs constant SQL (migration scripts, savepoints); never input. */
+    /* exec_script: runs constant SQL (migration scripts, savepoints); never input. Inside a
+     * transaction PostgreSQL may hold savepoint commands back until the next statement, which
+     * then reports their failure. */
     ztca_rc (*exec_script)(store_conn *c, const char *sql);
-    /* scripts_in_one_trip: exec_script sends several statements in one round trip
-     * (PostgreSQL's simple query protocol); else store.c sends them one by one (SQLite keeps
-     * each savepoint statement prepared). */
-    bool scripts_in_one_trip;
     /* begin: a write transaction (SQLite BEGIN IMMEDIATE). PostgreSQL re-establishes a
      * connection found dead first, since nothing has been sent yet. */
     ztca_rc (*begin)(store_conn *c);

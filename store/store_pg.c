@@ -31,6 +31,8 @@ struct store_rows {
     int64_t changes;
 };
 
+#define STORE_PG_PENDING_MAX 8
+
 struct store_conn {
     PGconn *pg; /* owned; NULL after a failed reconnect */
     char *url;  /* owned */
@@ -42,6 +44,10 @@ struct store_conn {
     bool read_only; /* a pooled reader: default_transaction_read_only again after a reconnect */
     store_rows rows;
     bool rows_busy;
+    /* Savepoint commands held back to go out with the next statement in one round trip
+     * (store_pg_exec_script); constant strings. */
+    const char *pending[STORE_PG_PENDING_MAX];
+    size_t num_pending;
     char err[STORE_ERRMSG_MAX];
 };
 
@@ -128,6 +134,7 @@ store_pg_dial(store_conn *c)
     }
     memset(c->prepared, 0, sizeof(c->prepared));
     c->in_txn = false;
+    c->num_pending = 0;
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", c->connect_timeout_s);
     const char *const keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding",
@@ -246,9 +253,54 @@ store_pg_errmsg(store_conn *c)
     return c->err;
 }
 
+/* The savepoint commands store.c sends around every call inside a transaction. They only
+ * matter once a statement follows, so they wait and go out with it (store_pg_query_piped): on
+ * the handle's one connection a round trip each was most of what a call cost. */
+static bool
+store_pg_is_deferrable(const char *sql)
+{
+    static const char *const deferrable[] = { "SAVEPOINT ztca_call", "RELEASE SAVEPOINT ztca_call",
+                                              "SAVEPOINT ztca_member",
+                                              "RELEASE SAVEPOINT ztca_member" };
+    for (size_t i = 0; i < sizeof(deferrable) / sizeof(deferrable[0]); i++) {
+        if (strcmp(sql, deferrable[i]) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* store_pg_send_pending: the held-back commands, then `sql` (NULL: none), in one simple query. */
+static ztca_rc
+store_pg_send_pending(store_conn *c, const char *sql)
+{
+    char buf[512];
+    size_t len = 0;
+    for (size_t i = 0; i <= c->num_pending; i++) {
+        const char *part = i < c->num_pending ? c->pending[i] : sql;
+        if (part == NULL) {
+            continue;
+        }
+        int n = snprintf(buf + len, sizeof(buf) - len, "%s%s", len > 0 ? "; " : "", part);
+        ZTCA_ENSURE(n > 0 && (size_t)n < sizeof(buf) - len, ZTCA_ERR_INTERNAL,
+                    "store: held-back commands too long");
+        len += (size_t)n;
+    }
+    c->num_pending = 0;
+    return len > 0 ? store_pg_command(c, buf) : ZTCA_RC_OK;
+}
+
 static ztca_rc
 store_pg_exec_script(store_conn *c, const char *sql)
 {
+    if (c->in_txn && c->pg != NULL && store_pg_is_deferrable(sql)
+        && c->num_pending < STORE_PG_PENDING_MAX) {
+        c->pending[c->num_pending++] = sql;
+        return ZTCA_RC_OK;
+    }
+    if (c->num_pending > 0) {
+        return store_pg_send_pending(c, sql);
+    }
     return store_pg_command(c, sql);
 }
 
@@ -274,6 +326,7 @@ static ztca_rc
 store_pg_commit(store_conn *c)
 {
     ZTCA_ENSURE(c->pg != NULL, ZTCA_ERR_STORE, "store: no connection to PostgreSQL");
+    c->num_pending = 0; /* savepoint commands: COMMIT ends them all */
     PGresult *res = PQexec(c->pg, "COMMIT");
     ztca_rc rc = ZTCA_RC_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -292,6 +345,7 @@ store_pg_commit(store_conn *c)
 static void
 store_pg_rollback(store_conn *c)
 {
+    c->num_pending = 0;
     if (!store_pg_is_dead(c) && c->in_txn) {
         char keep[STORE_ERRMSG_MAX];
         memcpy(keep, c->err, sizeof(keep));
@@ -348,6 +402,79 @@ store_pg_prepare(store_conn *c, store_stmt id, char *name, size_t name_size)
     return rc;
 }
 
+/* store_pg_query_piped: the held-back savepoint commands and the statement in one round trip
+ * (libpq pipeline mode). Results come in order, each followed by NULL, then the sync; after a
+ * failure the rest come back PIPELINE_ABORTED, so the first failure is the one reported. */
+static ztca_rc
+store_pg_query_piped(store_conn *c, const char *name, const store_pg_params *pp, size_t num_params,
+                     PGresult **out)
+{
+    ZTCA_ENSURE(PQenterPipelineMode(c->pg) == 1, ZTCA_ERR_STORE,
+                "store: cannot enter libpq pipeline mode");
+    ztca_rc rc = ZTCA_RC_OK;
+    size_t num_sent = 0;
+    for (size_t i = 0; i < c->num_pending && ZTCA_IS_OK(rc); i++, num_sent++) {
+        if (PQsendQueryParams(c->pg, c->pending[i], 0, NULL, NULL, NULL, NULL, 0) != 1) {
+            rc = store_pg_fail(c, NULL);
+        }
+    }
+    c->num_pending = 0;
+    if (ZTCA_IS_OK(rc)) {
+        if (PQsendQueryPrepared(c->pg, name, (int)num_params, pp->values, pp->lengths, pp->formats,
+                                1)
+            != 1) {
+            rc = store_pg_fail(c, NULL);
+        } else {
+            num_sent++;
+        }
+    }
+    if (PQpipelineSync(c->pg) != 1) {
+        if (ZTCA_IS_OK(rc)) {
+            rc = store_pg_fail(c, NULL);
+        }
+        PQexitPipelineMode(c->pg);
+        return rc;
+    }
+    PGresult *keep = NULL;
+    size_t ended = 0; /* statements whose results ended (the NULL after each) */
+    for (;;) {
+        PGresult *res = PQgetResult(c->pg);
+        if (res == NULL) {
+            if (store_pg_is_dead(c) || ++ended > num_sent + 1) {
+                if (ZTCA_IS_OK(rc)) {
+                    rc = store_pg_fail(c, NULL);
+                }
+                break;
+            }
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (ZTCA_IS_OK(rc)) {
+                rc = store_pg_fail(c, res);
+            }
+            PQclear(res);
+        } else if (ended + 1 == num_sent && num_sent > 0 && keep == NULL) {
+            keep = res; /* the statement's: the last sent */
+        } else {
+            PQclear(res);
+        }
+    }
+    if (PQexitPipelineMode(c->pg) != 1 && ZTCA_IS_OK(rc)) {
+        rc = store_pg_fail(c, NULL);
+    }
+    if (!ZTCA_IS_OK(rc) || keep == NULL) {
+        PQclear(keep);
+        return ZTCA_IS_OK(rc) ? store_pg_fail(c, NULL) : rc;
+    }
+    *out = keep;
+    return ZTCA_RC_OK;
+}
+
 static ztca_rc
 store_pg_query_once(store_conn *c, store_stmt id, const store_pg_params *pp, size_t num_params,
                     PGresult **out)
@@ -355,6 +482,9 @@ store_pg_query_once(store_conn *c, store_stmt id, const store_pg_params *pp, siz
     char name[32];
     ZTCA_ENSURE(c->pg != NULL, ZTCA_ERR_STORE, "store: no connection to PostgreSQL");
     ZTCA_GUARD(store_pg_prepare(c, id, name, sizeof(name)));
+    if (c->num_pending > 0) {
+        return store_pg_query_piped(c, name, pp, num_params, out);
+    }
     PGresult *res =
         PQexecPrepared(c->pg, name, (int)num_params, pp->values, pp->lengths, pp->formats, 1);
     ExecStatusType st = PQresultStatus(res);
@@ -638,6 +768,7 @@ store_pg_exec_many(store_conn *c, store_stmt id, const store_param *params, size
     ZTCA_ENSURE(c->in_txn && c->pg != NULL, ZTCA_ERR_INTERNAL,
                 "store: exec_many outside a transaction");
     ZTCA_ENSURE(num_params <= STORE_MAX_PARAMS, ZTCA_ERR_INTERNAL, "store: too many parameters");
+    ZTCA_GUARD(store_pg_send_pending(c, NULL));
     const char *copy = store_pg_copy_sql(id);
     if (copy != NULL) {
         return store_pg_copy(c, copy, params, num_params, num_rows);
@@ -742,7 +873,6 @@ const store_driver store_driver_pg = {
     .disconnect = store_pg_disconnect,
     .errmsg = store_pg_errmsg,
     .exec_script = store_pg_exec_script,
-    .scripts_in_one_trip = true,
     .begin = store_pg_begin,
     .commit = store_pg_commit,
     .rollback = store_pg_rollback,

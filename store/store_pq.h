@@ -42,6 +42,7 @@
     X(PQresultErrorField)   \
     X(PQresultErrorMessage) \
     X(PQresultStatus)       \
+    X(PQsendQueryParams)    \
     X(PQsendQueryPrepared)  \
     X(PQserverVersion)      \
     X(PQsocket)             \
@@ -91,6 +92,7 @@ ZTCA_RC store_pq_load(void);
 #define PQresultErrorField   store_pq.PQresultErrorField
 #define PQresultErrorMessage store_pq.PQresultErrorMessage
 #define PQresultStatus       store_pq.PQresultStatus
+#define PQsendQueryParams    store_pq.PQsendQueryParams
 #define PQsendQueryPrepared  store_pq.PQsendQueryPrepared
 #define PQserverVersion      store_pq.PQserverVersion
 #define PQsocket             store_pq.PQsocket
