@@ -325,6 +325,14 @@ typedef struct store_driver {
      * read; PostgreSQL pipelines them. Inside a transaction only. */
     ztca_rc (*exec_many)(store_conn *c, store_stmt id, const store_param *params, size_t num_params,
                          size_t num_rows);
+    /* exec_later: a statement whose only answer is success or failure; the driver may hold it
+     * back inside a transaction and send it with the next statement (PostgreSQL: one round trip
+     * for several). NULL: store.c runs it at once. */
+    ztca_rc (*exec_later)(store_conn *c, store_stmt id, const store_param *params,
+                          size_t num_params);
+    /* flush: sends what exec_later holds and reports its first failure; store.c calls it at the
+     * end of every write call, so that a failure fails the call that made it. May be NULL. */
+    ztca_rc (*flush)(store_conn *c);
     /* listen: subscribes this connection to the change channel (PostgreSQL only). */
     ztca_rc (*listen)(store_conn *c);
     /* wait: blocks up to timeout_ms until a notification arrives (PostgreSQL: reconnects and

@@ -636,6 +636,9 @@ store_leave(store *s, store_mode mode, ztca_rc rc)
     if (mode == STORE_WRITE && ZTCA_IS_OK(rc) && s->head.dirty) {
         rc = store_head_write(s);
     }
+    if (mode == STORE_WRITE && ZTCA_IS_OK(rc) && s->drv->flush != NULL) {
+        rc = s->drv->flush(s->conn); /* statements held back answer now, inside this call */
+    }
     if (!ZTCA_IS_OK(rc)) {
         store_note_errmsg(s);
     }
@@ -741,6 +744,9 @@ ztca_rc
 store_exec(store *s, store_stmt id, const store_param *params, size_t num_params,
            int64_t *out_changes)
 {
+    if (out_changes == NULL && s->drv->exec_later != NULL) {
+        return s->drv->exec_later(store_conn_of(s), id, params, num_params);
+    }
     store_rows *r = NULL;
     ZTCA_GUARD(store_query(s, id, params, num_params, &r));
     bool row = true;

@@ -31,7 +31,26 @@ struct store_rows {
     int64_t changes;
 };
 
-#define STORE_PG_PENDING_MAX 8
+/* Parameter arrays for one statement; integers are formatted into ints[]. */
+typedef struct store_pg_params {
+    const char *values[STORE_MAX_PARAMS];
+    int lengths[STORE_MAX_PARAMS];
+    int formats[STORE_MAX_PARAMS];
+    char ints[STORE_MAX_PARAMS][24];
+} store_pg_params;
+
+/* A command held back inside a transaction, to go out with the next statement that needs an
+ * answer, in one round trip (store_pg_pipeline): a savepoint command, or a statement whose only
+ * answer is success or failure (store.c's store_exec without a change count). */
+typedef struct store_pg_held {
+    const char *script; /* a constant savepoint command; NULL: the statement `id` */
+    store_stmt id;
+    size_t num_params;
+    store_pg_params pp; /* text and blob values point into `data` */
+    uint8_t *data;      /* owned */
+} store_pg_held;
+
+#define STORE_PG_HELD_MAX 8
 
 struct store_conn {
     PGconn *pg; /* owned; NULL after a failed reconnect */
@@ -44,20 +63,12 @@ struct store_conn {
     bool read_only; /* a pooled reader: default_transaction_read_only again after a reconnect */
     store_rows rows;
     bool rows_busy;
-    /* Savepoint commands held back to go out with the next statement in one round trip
-     * (store_pg_exec_script); constant strings. */
-    const char *pending[STORE_PG_PENDING_MAX];
-    size_t num_pending;
+    store_pg_held held[STORE_PG_HELD_MAX];
+    size_t num_held;
     char err[STORE_ERRMSG_MAX];
 };
 
-/* Parameter arrays for one statement; integers are formatted into ints[]. */
-typedef struct store_pg_params {
-    const char *values[STORE_MAX_PARAMS];
-    int lengths[STORE_MAX_PARAMS];
-    int formats[STORE_MAX_PARAMS];
-    char ints[STORE_MAX_PARAMS][24];
-} store_pg_params;
+static void store_pg_held_clear(store_conn *c);
 
 static void
 store_pg_keep_err(store_conn *c, const char *msg)
@@ -134,7 +145,7 @@ store_pg_dial(store_conn *c)
     }
     memset(c->prepared, 0, sizeof(c->prepared));
     c->in_txn = false;
-    c->num_pending = 0;
+    store_pg_held_clear(c);
     char timeout[16];
     snprintf(timeout, sizeof(timeout), "%d", c->connect_timeout_s);
     const char *const keys[] = { "connect_timeout", "application_name", "dbname", "client_encoding",
@@ -190,6 +201,7 @@ store_pg_disconnect(store_conn *c)
     if (c->rows_busy) {
         PQclear(c->rows.res);
     }
+    store_pg_held_clear(c);
     PQfinish(c->pg);
     ztca_free(c->url);
     ztca_free(c);
@@ -253,9 +265,14 @@ store_pg_errmsg(store_conn *c)
     return c->err;
 }
 
-/* The savepoint commands store.c sends around every call inside a transaction. They only
- * matter once a statement follows, so they wait and go out with it (store_pg_query_piped): on
- * the handle's one connection a round trip each was most of what a call cost. */
+static ztca_rc store_pg_pipeline(store_conn *c, const char *name, const store_pg_params *pp,
+                                 size_t num_params, PGresult **out);
+static void store_pg_rollback(store_conn *c);
+static bool store_pg_holds_statement(const store_conn *c);
+
+/* The savepoint commands store.c sends around every call inside a transaction. They matter
+ * only once a statement follows, so they wait and go out with it (store_pg_pipeline): on the
+ * handle's one connection a round trip each was most of what a call cost. */
 static bool
 store_pg_is_deferrable(const char *sql)
 {
@@ -270,38 +287,29 @@ store_pg_is_deferrable(const char *sql)
     return false;
 }
 
-/* store_pg_send_pending: the held-back commands, then `sql` (NULL: none), in one simple query. */
+/* store_pg_flush_held: sends what is held, if anything, and waits for the answers. */
 static ztca_rc
-store_pg_send_pending(store_conn *c, const char *sql)
+store_pg_flush_held(store_conn *c)
 {
-    char buf[512];
-    size_t len = 0;
-    for (size_t i = 0; i <= c->num_pending; i++) {
-        const char *part = i < c->num_pending ? c->pending[i] : sql;
-        if (part == NULL) {
-            continue;
-        }
-        int n = snprintf(buf + len, sizeof(buf) - len, "%s%s", len > 0 ? "; " : "", part);
-        ZTCA_ENSURE(n > 0 && (size_t)n < sizeof(buf) - len, ZTCA_ERR_INTERNAL,
-                    "store: held-back commands too long");
-        len += (size_t)n;
-    }
-    c->num_pending = 0;
-    return len > 0 ? store_pg_command(c, buf) : ZTCA_RC_OK;
+    return c->num_held > 0 ? store_pg_pipeline(c, NULL, NULL, 0, NULL) : ZTCA_RC_OK;
 }
 
 static ztca_rc
 store_pg_exec_script(store_conn *c, const char *sql)
 {
-    if (c->in_txn && c->pg != NULL && store_pg_is_deferrable(sql)
-        && c->num_pending < STORE_PG_PENDING_MAX) {
-        c->pending[c->num_pending++] = sql;
+    if (c->in_txn && c->pg != NULL && store_pg_is_deferrable(sql)) {
+        if (c->num_held == STORE_PG_HELD_MAX) {
+            ZTCA_GUARD(store_pg_flush_held(c));
+        }
+        memset(&c->held[c->num_held], 0, sizeof(c->held[0]));
+        c->held[c->num_held++].script = sql;
         return ZTCA_RC_OK;
     }
-    if (c->num_pending > 0) {
-        return store_pg_send_pending(c, sql);
-    }
-    return store_pg_command(c, sql);
+    /* Anything else (ROLLBACK TO after a failed call, scripts): what is held goes first. The
+     * command runs even when that failed: a ROLLBACK TO is what undoes such a failure. */
+    ztca_rc rc = store_pg_flush_held(c);
+    ztca_rc r2 = store_pg_command(c, sql);
+    return ZTCA_IS_OK(rc) ? r2 : rc;
 }
 
 static ztca_rc
@@ -326,7 +334,14 @@ static ztca_rc
 store_pg_commit(store_conn *c)
 {
     ZTCA_ENSURE(c->pg != NULL, ZTCA_ERR_STORE, "store: no connection to PostgreSQL");
-    c->num_pending = 0; /* savepoint commands: COMMIT ends them all */
+    if (store_pg_holds_statement(c)) {
+        ztca_rc rc = store_pg_flush_held(c);
+        if (!ZTCA_IS_OK(rc)) {
+            store_pg_rollback(c);
+            return rc;
+        }
+    }
+    store_pg_held_clear(c); /* savepoint commands: COMMIT ends them all */
     PGresult *res = PQexec(c->pg, "COMMIT");
     ztca_rc rc = ZTCA_RC_OK;
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -345,7 +360,7 @@ store_pg_commit(store_conn *c)
 static void
 store_pg_rollback(store_conn *c)
 {
-    c->num_pending = 0;
+    store_pg_held_clear(c);
     if (!store_pg_is_dead(c) && c->in_txn) {
         char keep[STORE_ERRMSG_MAX];
         memcpy(keep, c->err, sizeof(keep));
@@ -402,24 +417,100 @@ store_pg_prepare(store_conn *c, store_stmt id, char *name, size_t name_size)
     return rc;
 }
 
-/* store_pg_query_piped: the held-back savepoint commands and the statement in one round trip
- * (libpq pipeline mode). Results come in order, each followed by NULL, then the sync; after a
- * failure the rest come back PIPELINE_ABORTED, so the first failure is the one reported. */
-static ztca_rc
-store_pg_query_piped(store_conn *c, const char *name, const store_pg_params *pp, size_t num_params,
-                     PGresult **out)
+static void
+store_pg_held_clear(store_conn *c)
 {
-    ZTCA_ENSURE(PQenterPipelineMode(c->pg) == 1, ZTCA_ERR_STORE,
-                "store: cannot enter libpq pipeline mode");
+    for (size_t i = 0; i < c->num_held; i++) {
+        ztca_free(c->held[i].data);
+        c->held[i].data = NULL;
+    }
+    c->num_held = 0;
+}
+
+static bool
+store_pg_holds_statement(const store_conn *c)
+{
+    for (size_t i = 0; i < c->num_held; i++) {
+        if (c->held[i].script == NULL) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* store_pg_hold: keeps statement `id` with a copy of its parameters (the caller's go away when
+ * its call returns), to go out with the next statement that needs an answer. */
+static ztca_rc
+store_pg_hold(store_conn *c, store_stmt id, const store_param *params, size_t num_params)
+{
+    if (c->num_held == STORE_PG_HELD_MAX) {
+        ZTCA_GUARD(store_pg_flush_held(c));
+    }
+    size_t size = 0;
+    for (size_t i = 0; i < num_params; i++) {
+        size += params[i].type == STORE_P_TEXT   ? strlen(params[i].p) + 1
+                : params[i].type == STORE_P_BLOB ? params[i].len
+                                                 : 0;
+    }
+    store_pg_held *h = &c->held[c->num_held];
+    memset(h, 0, sizeof(*h));
+    h->data = ztca_malloc(size > 0 ? size : 1);
+    ZTCA_ENSURE(h->data != NULL, ZTCA_ERR_NOMEM, "store: out of memory");
+    store_param copy[STORE_MAX_PARAMS];
+    size_t off = 0;
+    for (size_t i = 0; i < num_params; i++) {
+        copy[i] = params[i];
+        size_t n = params[i].type == STORE_P_TEXT   ? strlen(params[i].p) + 1
+                   : params[i].type == STORE_P_BLOB ? params[i].len
+                                                    : 0;
+        if (n > 0) {
+            memcpy(h->data + off, params[i].p, n);
+            copy[i].p = h->data + off;
+            off += n;
+        }
+    }
+    h->id = id;
+    h->num_params = num_params;
+    store_pg_set_params(&h->pp, copy, num_params); /* in place: values point into h */
+    c->num_held++;
+    return ZTCA_RC_OK;
+}
+
+/* store_pg_pipeline: what is held, then the prepared statement `name` if given, in one round
+ * trip (libpq pipeline mode). Results come in order, each followed by NULL, then the sync; after
+ * a failure the rest come back PIPELINE_ABORTED, so the first failure is the one reported. With
+ * `out`, the last statement's result is kept there. */
+static ztca_rc
+store_pg_pipeline(store_conn *c, const char *name, const store_pg_params *pp, size_t num_params,
+                  PGresult **out)
+{
+    ZTCA_ENSURE(c->pg != NULL, ZTCA_ERR_STORE, "store: no connection to PostgreSQL");
     ztca_rc rc = ZTCA_RC_OK;
+    for (size_t i = 0; i < c->num_held && ZTCA_IS_OK(rc); i++) {
+        char held_name[32];
+        if (c->held[i].script == NULL) {
+            rc = store_pg_prepare(c, c->held[i].id, held_name, sizeof(held_name));
+        }
+    }
+    if (!ZTCA_IS_OK(rc) || PQenterPipelineMode(c->pg) != 1) {
+        store_pg_held_clear(c);
+        return ZTCA_IS_OK(rc) ? store_pg_fail(c, NULL) : rc;
+    }
     size_t num_sent = 0;
-    for (size_t i = 0; i < c->num_pending && ZTCA_IS_OK(rc); i++, num_sent++) {
-        if (PQsendQueryParams(c->pg, c->pending[i], 0, NULL, NULL, NULL, NULL, 0) != 1) {
+    for (size_t i = 0; i < c->num_held && ZTCA_IS_OK(rc); i++, num_sent++) {
+        const store_pg_held *h = &c->held[i];
+        char held_name[32];
+        snprintf(held_name, sizeof(held_name), "ztca_%d", (int)h->id);
+        int ok = h->script != NULL
+                     ? PQsendQueryParams(c->pg, h->script, 0, NULL, NULL, NULL, NULL, 0)
+                     : PQsendQueryPrepared(c->pg, held_name, (int)h->num_params, h->pp.values,
+                                           h->pp.lengths, h->pp.formats, 1);
+        if (ok != 1) {
             rc = store_pg_fail(c, NULL);
         }
     }
-    c->num_pending = 0;
-    if (ZTCA_IS_OK(rc)) {
+    store_pg_held_clear(c);
+    if (ZTCA_IS_OK(rc) && name != NULL) {
         if (PQsendQueryPrepared(c->pg, name, (int)num_params, pp->values, pp->lengths, pp->formats,
                                 1)
             != 1) {
@@ -458,7 +549,7 @@ store_pg_query_piped(store_conn *c, const char *name, const store_pg_params *pp,
                 rc = store_pg_fail(c, res);
             }
             PQclear(res);
-        } else if (ended + 1 == num_sent && num_sent > 0 && keep == NULL) {
+        } else if (out != NULL && ended + 1 == num_sent && keep == NULL) {
             keep = res; /* the statement's: the last sent */
         } else {
             PQclear(res);
@@ -466,6 +557,9 @@ store_pg_query_piped(store_conn *c, const char *name, const store_pg_params *pp,
     }
     if (PQexitPipelineMode(c->pg) != 1 && ZTCA_IS_OK(rc)) {
         rc = store_pg_fail(c, NULL);
+    }
+    if (out == NULL) {
+        return rc;
     }
     if (!ZTCA_IS_OK(rc) || keep == NULL) {
         PQclear(keep);
@@ -482,8 +576,8 @@ store_pg_query_once(store_conn *c, store_stmt id, const store_pg_params *pp, siz
     char name[32];
     ZTCA_ENSURE(c->pg != NULL, ZTCA_ERR_STORE, "store: no connection to PostgreSQL");
     ZTCA_GUARD(store_pg_prepare(c, id, name, sizeof(name)));
-    if (c->num_pending > 0) {
-        return store_pg_query_piped(c, name, pp, num_params, out);
+    if (c->num_held > 0) {
+        return store_pg_pipeline(c, name, pp, num_params, out);
     }
     PGresult *res =
         PQexecPrepared(c->pg, name, (int)num_params, pp->values, pp->lengths, pp->formats, 1);
@@ -524,6 +618,30 @@ store_pg_query(store_conn *c, store_stmt id, const store_param *params, size_t n
     c->rows_busy = true;
     *out = &c->rows;
     return ZTCA_RC_OK;
+}
+
+/* exec_later: inside a transaction a statement whose only answer is success or failure waits
+ * for the next one that needs an answer; store.c flushes at the end of every call, so a failure
+ * still fails the call that made it. */
+static ztca_rc
+store_pg_exec_later(store_conn *c, store_stmt id, const store_param *params, size_t num_params)
+{
+    ZTCA_ENSURE(num_params <= STORE_MAX_PARAMS, ZTCA_ERR_INTERNAL, "store: too many parameters");
+    if (c->in_txn && c->pg != NULL && !c->rows_busy) {
+        return store_pg_hold(c, id, params, num_params);
+    }
+    store_rows *r = NULL;
+    ZTCA_GUARD(store_pg_query(c, id, params, num_params, &r));
+    PQclear(r->res);
+    r->res = NULL;
+    c->rows_busy = false;
+    return ZTCA_RC_OK;
+}
+
+static ztca_rc
+store_pg_flush(store_conn *c)
+{
+    return store_pg_holds_statement(c) ? store_pg_flush_held(c) : ZTCA_RC_OK;
 }
 
 static ztca_rc
@@ -768,7 +886,7 @@ store_pg_exec_many(store_conn *c, store_stmt id, const store_param *params, size
     ZTCA_ENSURE(c->in_txn && c->pg != NULL, ZTCA_ERR_INTERNAL,
                 "store: exec_many outside a transaction");
     ZTCA_ENSURE(num_params <= STORE_MAX_PARAMS, ZTCA_ERR_INTERNAL, "store: too many parameters");
-    ZTCA_GUARD(store_pg_send_pending(c, NULL));
+    ZTCA_GUARD(store_pg_flush_held(c));
     const char *copy = store_pg_copy_sql(id);
     if (copy != NULL) {
         return store_pg_copy(c, copy, params, num_params, num_rows);
@@ -884,6 +1002,8 @@ const store_driver store_driver_pg = {
     .col_int = store_pg_col_int,
     .col_bytes = store_pg_col_bytes,
     .exec_many = store_pg_exec_many,
+    .exec_later = store_pg_exec_later,
+    .flush = store_pg_flush,
     .listen = store_pg_listen,
     .wait = store_pg_wait,
 };

@@ -1598,6 +1598,20 @@ test_txn(void)
     UNIT_ASSERT_OK(store_cert_status_get(s, "e5", &st));
     CU_ASSERT_EQUAL(st.status, STORE_CERT_HOLD);
     CU_ASSERT_EQUAL(test_verify_count(s), 6);
+
+    /* A call that writes no audit entry fails by itself too, though the PostgreSQL driver holds
+     * its statement back (exec_later) until the call ends. */
+    store_token t, tgot;
+    UNIT_ASSERT_OK(store_txn_begin(s));
+    test_token(&t, 0x5a, "", T0 + 600);
+    UNIT_ASSERT_OK(store_token_insert(s, &t, NULL));
+    UNIT_ASSERT_ERR(store_token_insert(s, &t, NULL), ZTCA_ERR_CONFLICT);
+    test_token(&t, 0x5b, "", T0 + 600);
+    UNIT_ASSERT_OK(store_token_insert(s, &t, NULL));
+    UNIT_ASSERT_OK(store_txn_commit(s));
+    UNIT_ASSERT_OK(store_token_consume(s, t.hash, T0, &tgot));
+    memset(t.hash, 0x5a, sizeof(t.hash));
+    UNIT_ASSERT_OK(store_token_consume(s, t.hash, T0, &tgot));
     store_close(s);
 }
 
