@@ -268,6 +268,7 @@ store_pg_errmsg(store_conn *c)
 static ztca_rc store_pg_pipeline(store_conn *c, const char *name, const store_pg_params *pp,
                                  size_t num_params, PGresult **out);
 static void store_pg_rollback(store_conn *c);
+static ztca_rc store_pg_read_pipeline(store_conn *c, size_t num_sent, PGresult **keep);
 static bool store_pg_holds_statement(const store_conn *c);
 
 /* The savepoint commands store.c sends around every call inside a transaction. They matter
@@ -477,9 +478,8 @@ store_pg_hold(store_conn *c, store_stmt id, const store_param *params, size_t nu
 }
 
 /* store_pg_pipeline: what is held, then the prepared statement `name` if given, in one round
- * trip (libpq pipeline mode). Results come in order, each followed by NULL, then the sync; after
- * a failure the rest come back PIPELINE_ABORTED, so the first failure is the one reported. With
- * `out`, the last statement's result is kept there. */
+ * trip (libpq pipeline mode); the first failure is the one reported (store_pg_read_pipeline).
+ * With `out`, the statement's result is kept there. */
 static ztca_rc
 store_pg_pipeline(store_conn *c, const char *name, const store_pg_params *pp, size_t num_params,
                   PGresult **out)
@@ -497,7 +497,7 @@ store_pg_pipeline(store_conn *c, const char *name, const store_pg_params *pp, si
         return ZTCA_IS_OK(rc) ? store_pg_fail(c, NULL) : rc;
     }
     size_t num_sent = 0;
-    for (size_t i = 0; i < c->num_held && ZTCA_IS_OK(rc); i++, num_sent++) {
+    for (size_t i = 0; i < c->num_held && ZTCA_IS_OK(rc); i++) {
         const store_pg_held *h = &c->held[i];
         char held_name[32];
         snprintf(held_name, sizeof(held_name), "ztca_%d", (int)h->id);
@@ -507,6 +507,8 @@ store_pg_pipeline(store_conn *c, const char *name, const store_pg_params *pp, si
                                            h->pp.lengths, h->pp.formats, 1);
         if (ok != 1) {
             rc = store_pg_fail(c, NULL);
+        } else {
+            num_sent++;
         }
     }
     store_pg_held_clear(c);
@@ -527,45 +529,20 @@ store_pg_pipeline(store_conn *c, const char *name, const store_pg_params *pp, si
         return rc;
     }
     PGresult *keep = NULL;
-    size_t ended = 0; /* statements whose results ended (the NULL after each) */
-    for (;;) {
-        PGresult *res = PQgetResult(c->pg);
-        if (res == NULL) {
-            if (store_pg_is_dead(c) || ++ended > num_sent + 1) {
-                if (ZTCA_IS_OK(rc)) {
-                    rc = store_pg_fail(c, NULL);
-                }
-                break;
-            }
-            continue;
-        }
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_PIPELINE_SYNC) {
-            PQclear(res);
-            break;
-        }
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-            if (ZTCA_IS_OK(rc)) {
-                rc = store_pg_fail(c, res);
-            }
-            PQclear(res);
-        } else if (out != NULL && ended + 1 == num_sent && keep == NULL) {
-            keep = res; /* the statement's: the last sent */
-        } else {
-            PQclear(res);
-        }
+    ztca_rc r = store_pg_read_pipeline(c, num_sent, out != NULL && name != NULL ? &keep : NULL);
+    if (ZTCA_IS_OK(rc)) {
+        rc = r;
     }
     if (PQexitPipelineMode(c->pg) != 1 && ZTCA_IS_OK(rc)) {
         rc = store_pg_fail(c, NULL);
     }
-    if (out == NULL) {
+    if (!ZTCA_IS_OK(rc)) {
+        PQclear(keep);
         return rc;
     }
-    if (!ZTCA_IS_OK(rc) || keep == NULL) {
-        PQclear(keep);
-        return ZTCA_IS_OK(rc) ? store_pg_fail(c, NULL) : rc;
+    if (out != NULL) {
+        *out = keep;
     }
-    *out = keep;
     return ZTCA_RC_OK;
 }
 
@@ -710,37 +687,55 @@ store_pg_col_bytes(store_rows *r, int col, const uint8_t **out, size_t *out_len)
     return ZTCA_RC_OK;
 }
 
-/* store_pg_read_pipeline: the results of one pipelined chunk, up to its sync. The first failure
- * is kept; statements after it come back PIPELINE_ABORTED. */
+/* store_pg_read_pipeline: the results of one pipelined chunk of `num_sent` statements, up to its
+ * sync. Results come in order, each followed by NULL; the first failure is kept, and statements
+ * after it come back PIPELINE_ABORTED. With `keep`, the last statement's result is handed
+ * there when all went well (NULL otherwise). */
 static ztca_rc
-store_pg_read_pipeline(store_conn *c, size_t num_sent)
+store_pg_read_pipeline(store_conn *c, size_t num_sent, PGresult **keep)
 {
     ztca_rc rc = ZTCA_RC_OK;
-    size_t empty_reads = 0;
+    size_t ended = 0;
+    PGresult *last = NULL;
     for (;;) {
         PGresult *res = PQgetResult(c->pg);
         if (res == NULL) {
-            /* NULL ends each statement's results; more of them than statements means the
-             * connection broke before the sync arrived. */
-            if (store_pg_is_dead(c) || ++empty_reads > num_sent + 1) {
+            /* More NULLs than statements means the connection broke before the sync arrived. */
+            if (store_pg_is_dead(c) || ++ended > num_sent + 1) {
                 if (ZTCA_IS_OK(rc)) {
                     rc = store_pg_fail(c, NULL);
                 }
-                return rc;
+                break;
             }
             continue;
         }
         ExecStatusType st = PQresultStatus(res);
         if (st == PGRES_PIPELINE_SYNC) {
             PQclear(res);
-            return rc;
+            break;
         }
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED
-            && ZTCA_IS_OK(rc)) {
-            rc = store_pg_fail(c, res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+            if (st != PGRES_PIPELINE_ABORTED && ZTCA_IS_OK(rc)) {
+                rc = store_pg_fail(c, res);
+            }
+            PQclear(res);
+        } else if (keep != NULL && ended + 1 == num_sent && last == NULL) {
+            last = res;
+        } else {
+            PQclear(res);
         }
-        PQclear(res);
     }
+    if (keep != NULL) {
+        if (ZTCA_IS_OK(rc) && last == NULL) {
+            rc = store_pg_fail(c, NULL);
+        }
+        if (!ZTCA_IS_OK(rc)) {
+            PQclear(last);
+            last = NULL;
+        }
+        *keep = last;
+    }
+    return rc;
 }
 
 /* COPY twins of the bulk INSERTs: the same columns in the same order as their parameters, so a
@@ -915,7 +910,7 @@ store_pg_exec_many(store_conn *c, store_stmt id, const store_param *params, size
             }
             break;
         }
-        ztca_rc r = store_pg_read_pipeline(c, sent);
+        ztca_rc r = store_pg_read_pipeline(c, sent, NULL);
         if (ZTCA_IS_OK(rc)) {
             rc = r;
         }
