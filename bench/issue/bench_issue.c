@@ -2,12 +2,17 @@
  * the raw signing (and CSR-verifying) rate of the same CA key in this process, in the same run,
  * and against cfssl's sign API driven by the same client with the same concurrency.
  *
- * usage: bench_issue DIR HTTPS_URL REQUESTS CONNECTIONS SECONDS_RAW [CFSSL_URL]
+ * usage: bench_issue DIR HTTPS_URL REQUESTS CONNECTIONS SECONDS_RAW [CFSSL_URL [CFSSL_TLS_URL
+ *                    CFSSL_TLS_CA CFSSL_AUTH_BODY]]
  *        bench_issue --raw DIR SECONDS THREADS
  *   DIR holds the CA (admin certificate, root, intermediate key); the server must run on it.
  *   Tokens are made first through POST /v1/tokens (also timed), then REQUESTS issuances; with
  *   CFSSL_URL (http://host:port of `cfssl serve`) REQUESTS more through its
- *   /api/v1/cfssl/sign with the same CSR and CONNECTIONS. SECONDS_RAW 0 leaves out the raw rate;
+ *   /api/v1/cfssl/sign with the same CSR and CONNECTIONS; with CFSSL_TLS_URL (https://host:port of
+ *   a second `cfssl serve` with TLS, an auth key and a certificate database, its certificate in
+ *   CFSSL_TLS_CA) REQUESTS more through its /api/v1/cfssl/authsign, each posting CFSSL_AUTH_BODY
+ *   (the same CSR with its HMAC, made by bench/issue/run.sh: cfssl's authsign has no replay
+ *   check, so one body serves every request). SECONDS_RAW 0 leaves out the raw rate;
  *   --raw measures only it (bench/issue/run.sh runs it on the server's CPU, the client on the
  *   other). Prints `RESULT key value` lines; the first form also a table. */
 #include <pthread.h>
@@ -54,18 +59,19 @@ typedef struct bench_shared {
     const char *url;
     char **tokens;
     size_t num;
-    const char *body; /* the POST JSON (ztca: without the token, which goes in a header) */
-    const char *path; /* "/v1/certs" or cfssl's "/api/v1/cfssl/sign" */
-    long want;        /* the status of a success: 201 (ztca), 200 (cfssl) */
-    bool is_cfssl;    /* no token, no client TLS; success also needs "success":true */
-    size_t next;      /* next request to send */
+    const char *body;   /* the POST JSON (ztca: without the token, which goes in a header) */
+    const char *path;   /* "/v1/certs" or cfssl's "/api/v1/cfssl/sign" */
+    long want;          /* the status of a success: 201 (ztca), 200 (cfssl) */
+    bool is_cfssl;      /* no token, no client TLS; success also needs "success":true */
+    const char *cainfo; /* the server's TLS certificate or root; NULL: DIR's root */
+    size_t next;        /* next request to send */
     pthread_mutex_t lock;
     size_t ok, failed;
     double *latency; /* per request, seconds */
 } bench_shared;
 
 static CURL *
-bench_curl(const char *dir, bool admin)
+bench_curl(const char *dir, const char *cainfo, bool admin)
 {
     char path[4096];
     CURL *c = curl_easy_init();
@@ -73,7 +79,7 @@ bench_curl(const char *dir, bool admin)
         return NULL;
     }
     snprintf(path, sizeof(path), "%s/ca/root.pem", dir);
-    curl_easy_setopt(c, CURLOPT_CAINFO, path);
+    curl_easy_setopt(c, CURLOPT_CAINFO, cainfo != NULL ? cainfo : path);
     if (admin) {
         snprintf(path, sizeof(path), "%s/admin/cert.pem", dir);
         curl_easy_setopt(c, CURLOPT_SSLCERT, path);
@@ -107,7 +113,7 @@ bench_worker(void *arg)
     bench_shared *s = arg;
     char url[1024], auth[256];
     bench_buf buf = { NULL, 0 };
-    CURL *c = bench_curl(s->dir, false);
+    CURL *c = bench_curl(s->dir, s->cainfo, false);
     snprintf(url, sizeof(url), "%s%s", s->url, s->path);
     for (;;) {
         pthread_mutex_lock(&s->lock);
@@ -276,14 +282,30 @@ main(int argc, char **argv)
         ca_rng_free(rng);
         return raw > 0 ? 0 : 1;
     }
-    if (argc != 6 && argc != 7) {
-        fprintf(stderr,
-                "usage: %s DIR HTTPS_URL REQUESTS CONNECTIONS SECONDS_RAW [CFSSL_URL]\n"
-                "       %s --raw DIR SECONDS THREADS\n",
-                argv[0], argv[0]);
+    if (argc != 6 && argc != 7 && argc != 10) {
+        fprintf(
+            stderr,
+            "usage: %s DIR HTTPS_URL REQUESTS CONNECTIONS SECONDS_RAW [CFSSL_URL [CFSSL_TLS_URL "
+            "CFSSL_TLS_CA CFSSL_AUTH_BODY]]\n"
+            "       %s --raw DIR SECONDS THREADS\n",
+            argv[0], argv[0]);
         return 2;
     }
-    const char *dir = argv[1], *url = argv[2], *cfssl_url = argc == 7 ? argv[6] : NULL;
+    const char *dir = argv[1], *url = argv[2], *cfssl_url = argc >= 7 ? argv[6] : NULL;
+    const char *tls_url = argc == 10 ? argv[7] : NULL, *tls_ca = argc == 10 ? argv[8] : NULL;
+    char auth_body[32768];
+    if (tls_url != NULL) {
+        FILE *bf = fopen(argv[9], "rb");
+        size_t n = bf != NULL ? fread(auth_body, 1, sizeof(auth_body) - 1, bf) : 0;
+        if (bf != NULL) {
+            fclose(bf);
+        }
+        if (n == 0) {
+            fprintf(stderr, "cannot read %s\n", argv[9]);
+            return 2;
+        }
+        auth_body[n] = '\0';
+    }
     size_t num = (size_t)strtoul(argv[3], NULL, 10);
     size_t conns = (size_t)strtoul(argv[4], NULL, 10);
     double raw_seconds = strtod(argv[5], NULL);
@@ -304,7 +326,7 @@ main(int argc, char **argv)
     s.tokens = calloc(num, sizeof(char *));
     s.latency = calloc(num, sizeof(double));
     pthread_mutex_init(&s.lock, NULL);
-    CURL *admin = bench_curl(dir, true);
+    CURL *admin = bench_curl(dir, NULL, true);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
     bench_buf buf = { NULL, 0 };
     char tok_url[1024];
@@ -372,6 +394,24 @@ main(int argc, char **argv)
         cfssl_p99 = s.latency[num * 99 / 100];
         bench_result_rate("cfssl", &s, cfssl_s);
     }
+    /* cfssl set up as ztca runs: TLS, an authenticated request, every certificate stored. */
+    double tls_rate = 0, tls_p50 = 0, tls_p99 = 0;
+    size_t tls_ok = 0, tls_failed = 0;
+    if (tls_url != NULL) {
+        s.url = tls_url;
+        s.path = "/api/v1/cfssl/authsign";
+        s.want = 200;
+        s.is_cfssl = true;
+        s.cainfo = tls_ca;
+        s.body = auth_body;
+        double tls_s = bench_drive(&s, conns);
+        tls_rate = (double)s.ok / tls_s;
+        tls_ok = s.ok;
+        tls_failed = s.failed;
+        tls_p50 = s.latency[num / 2];
+        tls_p99 = s.latency[num * 99 / 100];
+        bench_result_rate("cfssl_tls", &s, tls_s);
+    }
 
     /* 4. raw sign + verify rate of the same intermediate key, one thread per core */
     const char *backend = "?";
@@ -398,6 +438,14 @@ main(int argc, char **argv)
         printf("| cfssl latency p50 / p99 | %.1f / %.1f ms |\n", cfssl_p50 * 1e3, cfssl_p99 * 1e3);
         printf("| ratio issuance ztca / cfssl | %.2f |\n", rate / cfssl_rate);
     }
+    if (tls_url != NULL) {
+        printf("| peer: cfssl authsign API, HTTPS, SQLite certificate database (%zu connections) | "
+               "%.0f/s (%zu ok, %zu failed) |\n",
+               conns, tls_rate, tls_ok, tls_failed);
+        printf("| cfssl authsign latency p50 / p99 | %.1f / %.1f ms |\n", tls_p50 * 1e3,
+               tls_p99 * 1e3);
+        printf("| ratio issuance ztca / cfssl authsign with database | %.2f |\n", rate / tls_rate);
+    }
     if (raw_seconds > 0) {
         printf("| raw sign+verify of the same key, %zu threads in process (%s) | %.0f/s |\n",
                conns < 2 ? conns : 2, backend, raw_rate);
@@ -413,5 +461,5 @@ main(int argc, char **argv)
     free(cfssl_text);
     free(buf.p);
     curl_global_cleanup();
-    return failed == 0 && cfssl_failed == 0 ? 0 : 1;
+    return failed == 0 && cfssl_failed == 0 && tls_failed == 0 ? 0 : 1;
 }

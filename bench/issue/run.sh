@@ -11,7 +11,8 @@
 # 2 threads on CPU0, the server's share of the machine. The asymmetry: each ztca issuance is an
 # HTTPS request with a one-time token (a token lookup and its consumption), a CSR verification, a
 # signature and a durable commit (certificate, body, audit entry); cfssl answers plain HTTP
-# (as `cfssl serve` serves it) and keeps nothing. Builds an optimized ztca in $ZTCA_BENCH_BUILD
+# (as `cfssl serve` serves it) and keeps nothing. A third server, informational: cfssl set up
+# alike (HTTPS, authsign with an HMAC key, each certificate committed to its SQLite database). Builds an optimized ztca in $ZTCA_BENCH_BUILD
 # (default build-bench). Prints a table and `RESULT key value` lines (bench/run reads them). Run it
 # under the bench lock: flock /tmp/ztca-bench.lock bench/issue/run.sh
 set -euo pipefail
@@ -103,8 +104,54 @@ done
 grep -q '"success":true' "$T/cfssl/out.json" 2>/dev/null ||
     { echo "cfssl serve did not sign:" >&2 && cat "$T/cfssl/log" >&2 && exit 1; }
 
+# The same peer set up as ztca runs: TLS, an authenticated request (authsign: an HMAC-SHA256 of
+# the request under a shared key; the plain sign route is gone then), every certificate kept in
+# its SQLite certificate database (cfssl's certdb; its schema of this version, made here since
+# the package ships no migrations). The database is put in WAL mode, which the file keeps: cfssl
+# of this version cannot ask for it, and its default rollback journal made it 4x slower here
+# (8 writers waiting on each other's locks, p99 430 ms); the peer gets its best setup.
+mkdir "$T/cfssl-tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -days 2 -keyout "$T/cfssl-tls/tls-key.pem" \
+    -out "$T/cfssl-tls/tls.pem" 2>/dev/null
+authkey=$(openssl rand -hex 16)
+printf '{"signing":{"default":{"auth_key":"k","expiry":"1h","usages":["digital signature","client auth"]}},"auth_keys":{"k":{"type":"standard","key":"%s"}}}\n' \
+    "$authkey" >"$T/cfssl-tls/config.json"
+echo "{\"driver\":\"sqlite3\",\"data_source\":\"$T/cfssl-tls/certs.db\"}" >"$T/cfssl-tls/db.json"
+python3 - "$T/cfssl-tls" "$authkey" "$T/ca/bench.csr" <<'PY'
+import base64, hashlib, hmac, json, sqlite3, sys
+d, key, csr = sys.argv[1], bytes.fromhex(sys.argv[2]), open(sys.argv[3]).read()
+db = sqlite3.connect(d + "/certs.db")
+db.execute("PRAGMA journal_mode=WAL")
+db.executescript("""
+CREATE TABLE certificates (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL,
+  ca_label blob, status blob NOT NULL, reason int, expiry timestamp, revoked_at timestamp,
+  pem blob NOT NULL, PRIMARY KEY(serial_number, authority_key_identifier));
+CREATE TABLE ocsp_responses (serial_number blob NOT NULL, authority_key_identifier blob NOT NULL,
+  body blob NOT NULL, expiry timestamp, PRIMARY KEY(serial_number, authority_key_identifier));
+""")
+db.close()
+req = json.dumps({"certificate_request": csr}).encode()
+tok = hmac.new(key, req, hashlib.sha256).digest()
+with open(d + "/auth.json", "w") as f:
+    json.dump({"token": base64.b64encode(tok).decode(), "request": base64.b64encode(req).decode()}, f)
+PY
+tport=$(lib_free_port)
+"${SRV[@]}" cfssl serve -ca "$T/cfssl/ca.pem" -ca-key "$T/cfssl/ca-key.pem" -address 127.0.0.1 \
+    -port "$tport" -config "$T/cfssl-tls/config.json" -db-config "$T/cfssl-tls/db.json" \
+    -tls-cert "$T/cfssl-tls/tls.pem" -tls-key "$T/cfssl-tls/tls-key.pem" -loglevel 5 \
+    >"$T/cfssl-tls/log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+    curl -fsS --cacert "$T/cfssl-tls/tls.pem" --data-binary @"$T/cfssl-tls/auth.json" \
+        "https://127.0.0.1:$tport/api/v1/cfssl/authsign" -o "$T/cfssl-tls/out.json" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q '"success":true' "$T/cfssl-tls/out.json" 2>/dev/null ||
+    { echo "cfssl serve (TLS, authsign, database) did not sign:" >&2 && cat "$T/cfssl-tls/log" >&2 && exit 1; }
+
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%d), load before: $load0"
-echo "store: $shown, serve --threads ${threads:-$(nproc)}, $requests issuances per server, $conns keep-alive connections (ztca HTTPS, cfssl plain HTTP), $pinning; cfssl $(dpkg-query -W -f='${Version}' golang-cfssl 2>/dev/null || echo '?')"
+echo "store: $shown, serve --threads ${threads:-$(nproc)}, $requests issuances per server, $conns keep-alive connections (ztca HTTPS; cfssl plain HTTP, then HTTPS with authsign and its SQLite database), $pinning; cfssl $(dpkg-query -W -f='${Version}' golang-cfssl 2>/dev/null || echo '?')"
 # The peer of a durable store: synchronous 4 KiB writes (one fsync each) on the file system the
 # store lives on, measured before and after the issuances (the disk is shared, so it drifts).
 fsync_rate() {
@@ -118,7 +165,12 @@ fsync_rate() {
 status=0
 f0=$(fsync_rate)
 "${CLI[@]}" "$build/bench/issue/bench_issue" "$T/ca" "https://127.0.0.1:$port" "$requests" "$conns" 0 \
-    "http://127.0.0.1:$cport" >"$T/out" || status=1
+    "http://127.0.0.1:$cport" "https://127.0.0.1:$tport" "$T/cfssl-tls/tls.pem" \
+    "$T/cfssl-tls/auth.json" >"$T/out" || status=1
+# The database must hold what was signed: one row per certificate, the probe's included.
+stored=$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM certificates").fetchone()[0])' "$T/cfssl-tls/certs.db")
+echo "RESULT issue_cfssl_tls_stored $stored" >>"$T/out"
+[ "$stored" -gt "$requests" ] || { echo "cfssl's database holds $stored certificates, not $requests + 1" >&2 && status=1; }
 f1=$(fsync_rate)
 # The raw rate with the server idle, on its CPU: 2 threads sharing one signer, as its workers do.
 "${SRV[@]}" "$build/bench/issue/bench_issue" --raw "$T/ca" "$raw_secs" 2 >>"$T/out" || status=1
@@ -135,6 +187,7 @@ echo "| ratio issuance / O_DSYNC write rate (mean of before, after) | $(div "$z"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 grep '^RESULT ' "$T/out"
 echo "RESULT issue_ratio_cfssl $(div "$z" "$c")"
+echo "RESULT issue_ratio_cfssl_tls $(div "$z" "$(get issue_cfssl_tls_per_s)")"
 echo "RESULT issue_ratio_raw $(div "$z" "$raw")"
 echo "RESULT issue_requests $requests"
 echo "RESULT issue_fsync_per_s $(((f0 + f1) / 2))"
