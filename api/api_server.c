@@ -422,6 +422,22 @@ api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&l->srv->in_flight, 1);
 }
 
+/* HTTPS connections carry an api_conn (api_peer.c) from accept to close. Without one (out of
+ * memory) every request checks its chain. */
+static void
+api_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                enum MHD_ConnectionNotificationCode code)
+{
+    (void)cls;
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(api_conn));
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        api_conn_free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
 static enum MHD_Result
 api_queue(api_req *r)
 {
@@ -738,7 +754,8 @@ api_listener_start(api_listener *l, const api_app *app, const api_listen *cfg, b
         l->https ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, app->tls_key_pem,
         MHD_OPTION_HTTPS_MEM_CERT, app->tls_cert_pem, MHD_OPTION_HTTPS_MEM_TRUST,
         app->tls_trust_pem, MHD_OPTION_HTTPS_PRIORITIES,
-        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_END);
+        "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", MHD_OPTION_NOTIFY_CONNECTION, api_conn_notify,
+        NULL, MHD_OPTION_END);
     ZTCA_ENSURE(l->d != NULL, ZTCA_ERR_IO,
                 "cannot start the listener (address in use, or bad TLS certificate or key)");
     l->fd = -1; /* MHD's now: quiesce hands it back on stop */

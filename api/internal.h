@@ -320,8 +320,26 @@ void api_device_allow_req_free(api_device_allow_req *req);
 
 /* api_peer_get: verifies the TLS client certificate of the connection (GnuTLS chain check with
  * clientAuth) and reads its identity; r->peer.verified false when there is none or it is not
- * ours. Cheap to call twice (cached on the request). */
+ * ours. Cheap to call twice (cached on the request), and on the next requests of a keep-alive
+ * connection (cached on the connection, see api_conn). */
 void api_peer_get(api_req *r);
+
+/* api_conn: what a TLS connection's client chain was found to be. The chain check (GnuTLS: ASN.1
+ * parsing and ECDSA in nettle) cost more than the rest of an admin request, and a connection's
+ * chain does not change between its requests; the answer is reused while the chain presented is
+ * byte for byte the one checked, for at most API_PEER_RECHECK_S and never past the leaf's
+ * notAfter. Revocation is not cached: api_peer_require reads it per request. One per HTTPS
+ * connection (MHD's socket context), used only by the thread serving the connection. */
+#define API_PEER_RECHECK_S  60
+#define API_PEER_CHAIN_KEEP ((size_t)32 * 1024) /* longer chains are checked every time */
+typedef struct api_conn {
+    bool checked;
+    ztca_time until; /* check again from this second on */
+    uint8_t *chain;  /* the DER certificates as presented, concatenated (self-delimiting) */
+    size_t chain_len;
+    api_peer peer;
+} api_conn;
+void api_conn_free(api_conn *c);
 /* api_peer_require: 401 when there is no verified, unrevoked certificate, 403 when `kind` is
  * given and the certificate is another kind. Answers itself and returns DENIED on refusal. */
 ZTCA_RC api_peer_require(api_req *r, const char *kind);
