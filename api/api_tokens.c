@@ -48,6 +48,7 @@ api_h_tokens_create(api_req *r)
     char detail[256];
     store_token t;
     memset(&t, 0, sizeof(t));
+    bool in_txn = false;
 
     ZTCA_GUARD(api_require_json(r));
     rc = api_decode_token(r->body, r->body_len, &req, &type);
@@ -70,15 +71,23 @@ api_h_tokens_create(api_req *r)
     store_audit_event ev = {
         .actor = actor, .action = "token.create", .subject = t.user, .detail = detail
     };
+    /* One transaction, so one durable commit per token: the user and the token were two. */
+    ZTCA_CHECK(store_txn_begin(r->app->store));
+    in_txn = true;
     if (req.user[0] != '\0') {
         ZTCA_CHECK(store_user_put(r->app->store, req.user, NULL));
     }
     ZTCA_CHECK(store_token_insert(r->app->store, &t, &ev));
+    in_txn = false;
+    ZTCA_CHECK(store_txn_commit(r->app->store));
     json_t *reply =
         json_pack("{s:s, s:o, s:s, s:s}", "token", token, "expires_at", api_time_json(t.expires_at),
                   "profile", req.profile, "user", req.user);
     api_reply_json(r, 201, reply);
 out:
+    if (in_txn) {
+        store_txn_rollback(r->app->store);
+    }
     ztca_zeroize(token, sizeof(token));
     ztca_zeroize(raw, sizeof(raw));
     return rc;
