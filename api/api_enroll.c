@@ -23,7 +23,7 @@ api_enroll_trust_cb(void *ctx, const char *device_id, const char *user, const ca
                     int64_t requested, int64_t *out_ttl, bool *out_allowed)
 {
     api_enroll_trust *t = ctx;
-    ZTCA_GUARD(api_trust_evaluate_txn(t->r->srv, device_id, user, t->actor, &t->out));
+    ZTCA_GUARD(api_trust_evaluate_txn(t->r->srv, device_id, user, NULL, t->actor, &t->out));
     t->evaluated = true;
     snprintf(t->device_id, sizeof(t->device_id), "%s", device_id);
     *out_allowed = t->out.decision.issue_allowed;

@@ -93,6 +93,48 @@ out:
     return rc;
 }
 
+/* The device (registered when new), its user and agent, and the trust decision, inside the
+ * issuance's transaction. The device is locked first (PostgreSQL: FOR UPDATE) and handed to the
+ * trust evaluation, which would otherwise lock it again: one round trip where there were two. A
+ * device new here is ours until the commit: nobody else sees the row. */
+static ztca_rc
+api_certs_trust_txn(api_req *r, const ca_profile *profile, const store_token *tok,
+                    const char *device_id, const char *actor, api_trust_outcome *trust)
+{
+    store *st = r->app->store;
+    store_device dev, fresh;
+    store_device_init(&dev);
+    store_device_init(&fresh);
+    ztca_rc rc = store_device_lock(st, device_id, &dev);
+    const store_device *locked = &dev;
+    if (rc.err == ZTCA_ERR_NOT_FOUND) {
+        snprintf(fresh.id, sizeof(fresh.id), "%s", device_id);
+        fresh.facts =
+            (char *)(uintptr_t) "{\"attestation\":\"software\",\"enrolled_with\":\"token\"}";
+        store_audit_event ev = { .actor = actor,
+                                 .action = "device.register",
+                                 .subject = device_id };
+        rc = store_device_insert(st, &fresh, &ev);
+        locked = &fresh;
+    }
+    ZTCA_CHECK(rc);
+    /* DESIGN.md 4: a revoked device is refused for good. */
+    ZTCA_REQUIRE(locked->status != STORE_DISABLED, ZTCA_ERR_DENIED,
+                 "this device is revoked and cannot get certificates");
+    if (tok->user[0] != '\0') {
+        ZTCA_CHECK(store_user_put(st, tok->user, NULL));
+        if (profile->id == CA_PROFILE_AGENT) {
+            ZTCA_CHECK(store_agent_put(st, device_id, tok->user, ztca_now(), NULL));
+        }
+    }
+    /* docs/trust.md: the score decides whether, and for how long. */
+    rc = api_trust_evaluate_txn(r->srv, device_id, profile->id == CA_PROFILE_AGENT ? tok->user : "",
+                                locked, actor, trust);
+out:
+    store_device_free(&dev); /* not `fresh`: its facts are a literal */
+    return rc;
+}
+
 /* Issues for a token-holder: everything between consuming the token and recording the
  * certificate is one store transaction, so a failure leaves the token unused and nothing
  * recorded, and nothing is handed out before the commit. */
@@ -109,34 +151,7 @@ api_certs_issue_txn(api_req *r, const store_token *tok, const ca_csr *csr, int64
     ZTCA_GUARD(ca_device_id_from_spki(device_id, device_id_size, csr->spki, csr->spki_len));
     snprintf(actor, sizeof(actor), "token:%s", tok->user[0] != '\0' ? tok->user : device_id);
 
-    store_device dev;
-    store_device_init(&dev);
-    ztca_rc rc = store_device_get(st, device_id, &dev);
-    bool revoked = ZTCA_IS_OK(rc) && dev.status == STORE_DISABLED;
-    store_device_free(&dev);
-    if (rc.err == ZTCA_ERR_NOT_FOUND) {
-        store_device_init(&dev);
-        snprintf(dev.id, sizeof(dev.id), "%s", device_id);
-        dev.facts =
-            (char *)(uintptr_t) "{\"attestation\":\"software\",\"enrolled_with\":\"token\"}";
-        store_audit_event ev = { .actor = actor,
-                                 .action = "device.register",
-                                 .subject = device_id };
-        ZTCA_GUARD(store_device_insert(st, &dev, &ev));
-    } else {
-        ZTCA_GUARD(rc);
-    }
-    /* DESIGN.md 4: a revoked device is refused for good. */
-    ZTCA_ENSURE(!revoked, ZTCA_ERR_DENIED, "this device is revoked and cannot get certificates");
-    if (tok->user[0] != '\0') {
-        ZTCA_GUARD(store_user_put(st, tok->user, NULL));
-        if (profile->id == CA_PROFILE_AGENT) {
-            ZTCA_GUARD(store_agent_put(st, device_id, tok->user, ztca_now(), NULL));
-        }
-    }
-    /* docs/trust.md: the score decides whether, and for how long. */
-    ZTCA_GUARD(api_trust_evaluate_txn(
-        r->srv, device_id, profile->id == CA_PROFILE_AGENT ? tok->user : "", actor, trust));
+    ZTCA_GUARD(api_certs_trust_txn(r, profile, tok, device_id, actor, trust));
     if (!trust->decision.issue_allowed) {
         return ZTCA_NOTE(ZTCA_ERR_DENIED, "trust score below the issuance threshold", 0);
     }
@@ -147,6 +162,7 @@ api_certs_issue_txn(api_req *r, const store_token *tok, const ca_csr *csr, int64
     req.id.device_id = device_id;
     req.id.user = profile->id == CA_PROFILE_AGENT ? tok->user : NULL;
     req.id.attestation = CA_ATTEST_SOFTWARE; /* a key in a CSR, no TPM evidence */
+    ztca_rc rc = ZTCA_RC_OK;
     for (int attempt = 0;; attempt++) {
         ca_issued_free(out);
         ZTCA_GUARD(ca_issue(out, r->app->issuer, r->cfg, r->app->rng, &req));

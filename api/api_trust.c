@@ -137,9 +137,9 @@ api_trust_explain(const trust_policy *p, const trust_result *r, const trust_deci
 
 static ztca_rc
 api_trust_evaluate_locked(api_server *srv, store *st, const char *device_id, const char *user,
-                          const store_signal *insert, const store_audit_event *insert_ev,
-                          const char *actor, api_trust_inputs *in, api_trust_outcome *out,
-                          int64_t *out_signal_id)
+                          const store_device *locked, const store_signal *insert,
+                          const store_audit_event *insert_ev, const char *actor,
+                          api_trust_inputs *in, api_trust_outcome *out, int64_t *out_signal_id)
 {
     ztca_rc rc = ZTCA_RC_OK;
     const trust_policy *p = api_server_trust_policy(srv);
@@ -154,11 +154,14 @@ api_trust_evaluate_locked(api_server *srv, store *st, const char *device_id, con
     store_trust_init(&prev);
     ztca_time now = ztca_now();
 
-    ZTCA_CHECK(store_device_lock(st, device_id, &dev));
+    if (locked == NULL) {
+        ZTCA_CHECK(store_device_lock(st, device_id, &dev));
+        locked = &dev;
+    }
     if (insert != NULL) {
         ZTCA_CHECK(store_signal_insert(st, insert, insert_ev, out_signal_id));
     }
-    api_trust_facts(dev.facts, &facts);
+    api_trust_facts(locked->facts, &facts);
     ZTCA_CHECK(store_signal_list_for_subject(st, device_id, user, now, api_trust_collect, in));
     if (in->skipped > 0) {
         ztca_log(ZTCA_LOG_WARN, "event=trust_signals_skipped device=\"%s\" user=\"%s\" n=%zu",
@@ -228,7 +231,7 @@ api_trust_evaluate(api_server *srv, const char *device_id, const char *user,
     ZTCA_ENSURE(in != NULL, ZTCA_ERR_NOMEM, "trust: out of memory");
     ztca_rc rc = store_txn_begin(st);
     if (ZTCA_IS_OK(rc)) {
-        rc = api_trust_evaluate_locked(srv, st, device_id, user != NULL ? user : "", insert,
+        rc = api_trust_evaluate_locked(srv, st, device_id, user != NULL ? user : "", NULL, insert,
                                        insert_ev, actor, in, out, out_signal_id);
         if (ZTCA_IS_OK(rc)) {
             rc = store_txn_commit(st);
@@ -249,14 +252,14 @@ api_trust_evaluate(api_server *srv, const char *device_id, const char *user,
 }
 
 ztca_rc
-api_trust_evaluate_txn(api_server *srv, const char *device_id, const char *user, const char *actor,
-                       api_trust_outcome *out)
+api_trust_evaluate_txn(api_server *srv, const char *device_id, const char *user,
+                       const store_device *locked, const char *actor, api_trust_outcome *out)
 {
     api_trust_inputs *in = api_trust_inputs_new();
     ZTCA_ENSURE(in != NULL, ZTCA_ERR_NOMEM, "trust: out of memory");
-    ztca_rc rc =
-        api_trust_evaluate_locked(srv, api_server_app(srv)->store, device_id,
-                                  user != NULL ? user : "", NULL, NULL, actor, in, out, NULL);
+    ztca_rc rc = api_trust_evaluate_locked(srv, api_server_app(srv)->store, device_id,
+                                           user != NULL ? user : "", locked, NULL, NULL, actor, in,
+                                           out, NULL);
     free(in);
     return rc;
 }

@@ -150,9 +150,12 @@ ZTCA_RC api_trust_evaluate(api_server *srv, const char *device_id, const char *u
                            const store_signal *insert, const store_audit_event *insert_ev,
                            const char *actor, api_trust_outcome *out, int64_t *out_signal_id);
 /* api_trust_evaluate_txn: the same inside the caller's store transaction (issuance, enrollment
- * and renewal decide on the score they record with the certificate). */
+ * and renewal decide on the score they record with the certificate). `locked`: the device as
+ * the caller read it with store_device_lock (or inserted it) in this transaction; NULL: the
+ * evaluation locks it. */
 ZTCA_RC api_trust_evaluate_txn(api_server *srv, const char *device_id, const char *user,
-                               const char *actor, api_trust_outcome *out);
+                               const store_device *locked, const char *actor,
+                               api_trust_outcome *out);
 /* api_trust_denied: the 403 problem for an issuance the policy refuses (names the reasons). */
 void api_trust_denied(api_req *r, const api_trust_outcome *o);
 /* api_trust_cap_ttl: the TTL (0: the profile's default) capped by the score's tier. */
