@@ -266,6 +266,31 @@ bench_result_rate(const char *who, const bench_shared *s, double took)
     printf("RESULT issue_%s_ok %zu\nRESULT issue_%s_failed %zu\n", who, s->ok, who, s->failed);
 }
 
+typedef struct bench_peer {
+    double rate, p50, p99;
+    size_t ok, failed;
+} bench_peer;
+
+/* Drives a cfssl server with the same requests, client and connections as ztca. */
+static void
+bench_peer_drive(bench_shared *s, size_t conns, const char *url, const char *path,
+                 const char *cainfo, const char *body, const char *who, bench_peer *out)
+{
+    s->url = url;
+    s->path = path;
+    s->want = 200;
+    s->is_cfssl = true;
+    s->cainfo = cainfo;
+    s->body = body;
+    double took = bench_drive(s, conns);
+    out->rate = (double)s->ok / took;
+    out->ok = s->ok;
+    out->failed = s->failed;
+    out->p50 = s->latency[s->num / 2];
+    out->p99 = s->latency[s->num * 99 / 100];
+    bench_result_rate(who, s, took);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -378,39 +403,15 @@ main(int argc, char **argv)
     double p50 = s.latency[num / 2], p99 = s.latency[num * 99 / 100];
     bench_result_rate("ztca", &s, issue_s);
     printf("RESULT issue_tokens_per_s %.1f\n", (double)num / token_s);
-    double cfssl_rate = 0, cfssl_p50 = 0, cfssl_p99 = 0;
-    size_t cfssl_ok = 0, cfssl_failed = 0;
+    bench_peer cfssl = { 0 }, tls = { 0 };
     if (cfssl_url != NULL) {
-        s.url = cfssl_url;
-        s.path = "/api/v1/cfssl/sign";
-        s.want = 200;
-        s.is_cfssl = true;
-        s.body = cfssl_text;
-        double cfssl_s = bench_drive(&s, conns);
-        cfssl_rate = (double)s.ok / cfssl_s;
-        cfssl_ok = s.ok;
-        cfssl_failed = s.failed;
-        cfssl_p50 = s.latency[num / 2];
-        cfssl_p99 = s.latency[num * 99 / 100];
-        bench_result_rate("cfssl", &s, cfssl_s);
+        bench_peer_drive(&s, conns, cfssl_url, "/api/v1/cfssl/sign", NULL, cfssl_text, "cfssl",
+                         &cfssl);
     }
     /* cfssl set up as ztca runs: TLS, an authenticated request, every certificate stored. */
-    double tls_rate = 0, tls_p50 = 0, tls_p99 = 0;
-    size_t tls_ok = 0, tls_failed = 0;
     if (tls_url != NULL) {
-        s.url = tls_url;
-        s.path = "/api/v1/cfssl/authsign";
-        s.want = 200;
-        s.is_cfssl = true;
-        s.cainfo = tls_ca;
-        s.body = auth_body;
-        double tls_s = bench_drive(&s, conns);
-        tls_rate = (double)s.ok / tls_s;
-        tls_ok = s.ok;
-        tls_failed = s.failed;
-        tls_p50 = s.latency[num / 2];
-        tls_p99 = s.latency[num * 99 / 100];
-        bench_result_rate("cfssl_tls", &s, tls_s);
+        bench_peer_drive(&s, conns, tls_url, "/api/v1/cfssl/authsign", tls_ca, auth_body,
+                         "cfssl_tls", &tls);
     }
 
     /* 4. raw sign + verify rate of the same intermediate key, one thread per core */
@@ -434,17 +435,17 @@ main(int argc, char **argv)
     if (cfssl_url != NULL) {
         printf("| peer: cfssl sign API (%zu plain HTTP connections) | %.0f/s (%zu ok, %zu failed) "
                "|\n",
-               conns, cfssl_rate, cfssl_ok, cfssl_failed);
-        printf("| cfssl latency p50 / p99 | %.1f / %.1f ms |\n", cfssl_p50 * 1e3, cfssl_p99 * 1e3);
-        printf("| ratio issuance ztca / cfssl | %.2f |\n", rate / cfssl_rate);
+               conns, cfssl.rate, cfssl.ok, cfssl.failed);
+        printf("| cfssl latency p50 / p99 | %.1f / %.1f ms |\n", cfssl.p50 * 1e3, cfssl.p99 * 1e3);
+        printf("| ratio issuance ztca / cfssl | %.2f |\n", rate / cfssl.rate);
     }
     if (tls_url != NULL) {
         printf("| peer: cfssl authsign API, HTTPS, SQLite certificate database (%zu connections) | "
                "%.0f/s (%zu ok, %zu failed) |\n",
-               conns, tls_rate, tls_ok, tls_failed);
-        printf("| cfssl authsign latency p50 / p99 | %.1f / %.1f ms |\n", tls_p50 * 1e3,
-               tls_p99 * 1e3);
-        printf("| ratio issuance ztca / cfssl authsign with database | %.2f |\n", rate / tls_rate);
+               conns, tls.rate, tls.ok, tls.failed);
+        printf("| cfssl authsign latency p50 / p99 | %.1f / %.1f ms |\n", tls.p50 * 1e3,
+               tls.p99 * 1e3);
+        printf("| ratio issuance ztca / cfssl authsign with database | %.2f |\n", rate / tls.rate);
     }
     if (raw_seconds > 0) {
         printf("| raw sign+verify of the same key, %zu threads in process (%s) | %.0f/s |\n",
@@ -461,5 +462,5 @@ main(int argc, char **argv)
     free(cfssl_text);
     free(buf.p);
     curl_global_cleanup();
-    return failed == 0 && cfssl_failed == 0 && tls_failed == 0 ? 0 : 1;
+    return failed == 0 && cfssl.failed == 0 && tls.failed == 0 ? 0 : 1;
 }

@@ -4,11 +4,16 @@ each connection keeps its own identity, and a revocation refuses the very next r
 connection that was let in before it.
 
 usage: peer_keepalive.py HOST PORT ROOT ADMIN_CERT ADMIN_KEY PEP_CERT PEP_KEY -- REVOKE_CMD...
-  REVOKE_CMD revokes ADMIN_CERT. Prints one line per check; exit 1 on the first failure."""
+  REVOKE_CMD revokes ADMIN_CERT. Prints one line per check; exit 1 on the first failure.
+       peer_keepalive.py --expiry HOST PORT ROOT ADMIN_CERT ADMIN_KEY NOT_AFTER
+  An admin certificate that expires at NOT_AFTER (Unix seconds) while its connection is open:
+  let in 20 s before, refused 2 s after on the same connection (the connection's chain check is
+  kept 60 s, but never past notAfter)."""
 import http.client
 import ssl
 import subprocess
 import sys
+import time
 
 
 def connect(host, port, root, cert, key):
@@ -29,7 +34,27 @@ def get(c, path, sock):
     return r.status, body
 
 
+def expiry():
+    host, port, root, cert, key, not_after = sys.argv[2:8]
+    not_after = int(not_after)
+    time.sleep(max(0, not_after - 20 - time.time()))
+    c = connect(host, int(port), root, cert, key)
+    sock = c.sock
+    st, _ = get(c, "/v1/devices", sock)
+    if st != 200 or time.time() >= not_after:
+        sys.exit(f"FAIL before notAfter: {st}, not 200 (or the test started too late)")
+    time.sleep(max(0, not_after + 2 - time.time()))
+    st, body = get(c, "/v1/devices", sock)
+    if st != 401 or b"client-certificate-required" not in body:
+        sys.exit(f"FAIL 2 s after notAfter, same connection: {st}, not 401")
+    print("ok   expired while its connection was open: 200 before notAfter, 401 after")
+    c.close()
+
+
 def main():
+    if len(sys.argv) == 8 and sys.argv[1] == "--expiry":
+        expiry()
+        return
     if len(sys.argv) < 10 or sys.argv[8] != "--":
         sys.exit(__doc__)
     host, port, root, acert, akey, pcert, pkey = sys.argv[1:8]

@@ -69,6 +69,7 @@ suite() { # store-url-or-empty
     local ADMIN=(--cert "$D/admin/cert.pem" --key "$D/admin/key.pem")
     local Z=("$ZTCA")
     local ZD=(--dir "$D" --server "$H")
+    local expiry_pid
 
     # Public routes, on both listeners.
     expect "GET /healthz (http)" 200 "$("${C[@]}" "$P/healthz")" "$T/body"
@@ -175,6 +176,20 @@ PY
         ok "$(tail -1 "$T/bad.txt")" || { bad "malformed requests"; tail -20 "$T/bad.txt" >&2; }
     expect "still serving after the malformed requests" 200 "$("${C[@]}" "$P/healthz")"
 
+    # An admin certificate of 60 s, its connection opened 20 s before notAfter and used again 2 s
+    # after it: refused then, although a connection's chain check is otherwise kept 60 s. Started
+    # here, after the malformed requests, so that its requests fall after the load below (one
+    # minute in the background; collected before the server stops).
+    openssl ecparam -name prime256v1 -genkey -noout -out "$T/short.key"
+    openssl req -new -key "$T/short.key" -subj /CN=x -out "$T/short.csr"
+    "${Z[@]}" issue --dir "$D" "${store[@]}" --csr "$T/short.csr" --profile admin --user carol \
+        --ttl 60s --out "$T/short.pem" 2>/dev/null
+    local short_end
+    short_end=$(date -d "$(openssl x509 -enddate -noout -in "$T/short.pem" | cut -d= -f2)" +%s)
+    "$LIB_PY" "$here/peer_keepalive.py" --expiry 127.0.0.1 "$HTTPS_PORT" "$D/ca/root.pem" \
+        "$T/short.pem" "$T/short.key" "$short_end" >"$T/expiry.txt" 2>&1 &
+    expiry_pid=$!
+
     # Load: 200 concurrent clients on the HTTPS listener (a TLS handshake each), RSS watched.
     local rss0 rss1
     alive() { # the server must still run; if not, say how it ended
@@ -214,6 +229,7 @@ PY
     # Every token and issuance above was a durable commit; group commit can only merge them.
     [ -n "$commits" ] && [ "$commits" -ge 1 ] && [ -n "$members" ] && [ "$members" -ge "$commits" ] &&
         ok "metrics: store commits $commits covering $members writes" || bad "store metrics: commits=$commits members=$members"
+    wait "$expiry_pid" && ok "$(cut -c6- "$T/expiry.txt")" || bad "client certificate expiry: $(cat "$T/expiry.txt")"
     stop_server
     grep -q '"event":"request"' "$T/server-$BACKEND.log" && ok "JSON request log lines" || bad "no request log"
     if grep -q "$tok\|ztca_tok_" "$T/server-$BACKEND.log"; then bad "a token reached the log"; else ok "no token in the log"; fi
