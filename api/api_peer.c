@@ -51,7 +51,7 @@ api_chain_same(const api_conn *c, const gnutls_datum_t *chain, unsigned num)
  * chain longer than API_PEER_CHAIN_KEEP): the next request checks again. */
 static void
 api_conn_keep(api_conn *c, const gnutls_datum_t *chain, unsigned num, const api_peer *peer,
-              ztca_time until)
+              ztca_time not_after)
 {
     size_t len = api_chain_len(chain, num);
     c->checked = false;
@@ -72,17 +72,17 @@ api_conn_keep(api_conn *c, const gnutls_datum_t *chain, unsigned num, const api_
     }
     c->chain_len = len;
     c->peer = *peer;
-    c->until = until;
+    c->recheck_ns = api_now_ns() + (int64_t)API_PEER_RECHECK_S * 1000000000;
+    c->not_after = not_after;
     c->checked = true;
 }
 
-/* The chain check itself; `until` is when its answer stops holding. */
+/* The chain check itself; `not_after` is the verified leaf's notAfter. */
 static void
 api_peer_check(api_req *r, gnutls_session_t session, const gnutls_datum_t *leaf, api_peer *p,
-               ztca_time *until)
+               ztca_time *not_after)
 {
-    ztca_time now = ztca_now();
-    *until = now + API_PEER_RECHECK_S;
+    *not_after = 0;
     /* verify_peers (not verify_peers2) so the key purpose is checked: a server certificate of
      * the same CA is not a client identity. */
     gnutls_typed_vdata_st vdata = { GNUTLS_DT_KEY_PURPOSE_OID,
@@ -103,10 +103,7 @@ api_peer_check(api_req *r, gnutls_session_t session, const gnutls_datum_t *leaf,
     snprintf(p->user, sizeof(p->user), "%s", id.user);
     snprintf(p->kind, sizeof(p->kind), "%s", ca_profile_get(id.kind)->name);
     p->verified = true;
-    /* Valid through its notAfter second (RFC 5280 4.1.2.5), not one second more. */
-    if (info.not_after < *until) {
-        *until = info.not_after + 1;
-    }
+    *not_after = info.not_after;
 }
 
 void
@@ -134,14 +131,16 @@ api_peer_get(api_req *r)
     const union MHD_ConnectionInfo *sc =
         MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     api_conn *c = sc != NULL ? sc->socket_context : NULL;
-    if (c != NULL && c->checked && ztca_now() < c->until && api_chain_same(c, chain, num)) {
+    /* A verified leaf is valid through its notAfter second (RFC 5280 4.1.2.5), not one more. */
+    if (c != NULL && c->checked && api_now_ns() < c->recheck_ns
+        && (!c->peer.verified || ztca_now() <= c->not_after) && api_chain_same(c, chain, num)) {
         r->peer = c->peer;
         return;
     }
-    ztca_time until = 0;
-    api_peer_check(r, session, &chain[0], &r->peer, &until);
+    ztca_time not_after = 0;
+    api_peer_check(r, session, &chain[0], &r->peer, &not_after);
     if (c != NULL) {
-        api_conn_keep(c, chain, num, &r->peer, until);
+        api_conn_keep(c, chain, num, &r->peer, not_after);
     }
 }
 

@@ -337,8 +337,11 @@ void api_peer_get(api_req *r);
 #define API_PEER_CHAIN_KEEP ((size_t)32 * 1024) /* longer chains are checked every time */
 typedef struct api_conn {
     bool checked;
-    ztca_time until; /* check again from this second on */
-    uint8_t *chain;  /* the DER certificates as presented, concatenated (self-delimiting) */
+    int64_t recheck_ns;  /* monotonic (api_now_ns): check again from then on, whatever the
+                          * wall clock does */
+    ztca_time not_after; /* the leaf's, when verified: not kept past it (wall clock, as the
+                          * check itself judges validity) */
+    uint8_t *chain;      /* the DER certificates as presented, concatenated (self-delimiting) */
     size_t chain_len;
     api_peer peer;
 } api_conn;
