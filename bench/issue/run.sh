@@ -12,9 +12,10 @@
 # HTTPS request with a one-time token (a token lookup and its consumption), a CSR verification, a
 # signature and a durable commit (certificate, body, audit entry); cfssl answers plain HTTP
 # (as `cfssl serve` serves it) and keeps nothing. A third server, informational: cfssl set up
-# alike (HTTPS, authsign with an HMAC key, each certificate committed to its SQLite database). Builds an optimized ztca in $ZTCA_BENCH_BUILD
-# (default build-bench). Prints a table and `RESULT key value` lines (bench/run reads them). Run it
-# under the bench lock: flock /tmp/ztca-bench.lock bench/issue/run.sh
+# alike (HTTPS, authsign with an HMAC key, each certificate committed to its SQLite database).
+# Builds an optimized ztca in $ZTCA_BENCH_BUILD (default build-bench). Prints a table and
+# `RESULT key value` lines (bench/run reads them). Run it under the bench lock:
+# flock /tmp/ztca-bench.lock bench/issue/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$(pwd)
