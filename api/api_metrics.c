@@ -171,9 +171,18 @@ api_metrics_render(const store *st, api_ocsp *ocsp, char **out, size_t *out_len)
                      "ztca_store_commit_members_total %llu\n"
                      "# HELP ztca_store_queued Threads waiting for the store handle.\n"
                      "# TYPE ztca_store_queued gauge\n"
-                     "ztca_store_queued %llu\n",
+                     "ztca_store_queued %llu\n"
+                     "# HELP ztca_store_syncs_total Syncs of committed data run outside the "
+                     "store's lock (SQLite).\n"
+                     "# TYPE ztca_store_syncs_total counter\n"
+                     "ztca_store_syncs_total %llu\n"
+                     "# HELP ztca_store_read_sync_waits_total Reads that waited for the sync of "
+                     "a commit they could see.\n"
+                     "# TYPE ztca_store_read_sync_waits_total counter\n"
+                     "ztca_store_read_sync_waits_total %llu\n",
                      (unsigned long long)ss.commits, (unsigned long long)ss.members,
-                     (unsigned long long)ss.queued);
+                     (unsigned long long)ss.queued, (unsigned long long)ss.syncs,
+                     (unsigned long long)ss.read_waits);
     }
     if (ocsp != NULL) {
         unsigned long long hits = 0, misses = 0, fresh = 0;

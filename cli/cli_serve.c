@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,23 @@
  * (docs/cli.md, examples/systemd/ztca.service). */
 #define CLI_SERVE_EXIT_SIGNER    75
 #define CLI_SERVE_SIGNER_GRACE_S 2
+/* A sync of committed data failed (store_options.on_sync_failed): the store refuses every call
+ * from then on, since the kernel may have dropped what SQLite counts as committed. Stop the same
+ * way and exit EX_IOERR; the next start recovers from what the file holds (docs/store.md). */
+#define CLI_SERVE_EXIT_STORE 74
+
+static atomic_bool cli_serve_sync_failed;
+static atomic_bool cli_serve_looping; /* the main loop waits for signals: wake it */
+
+static void
+cli_serve_on_sync_failed(void *arg)
+{
+    (void)arg;
+    atomic_store(&cli_serve_sync_failed, true);
+    if (atomic_load(&cli_serve_looping)) {
+        kill(getpid(), SIGUSR1); /* blocked in every thread: only sigtimedwait takes it */
+    }
+}
 
 static void
 cli_serve_usage(FILE *f)
@@ -563,9 +581,9 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     /* One read connection per worker thread (as many as api/ starts), at most 8: OCSP and authz
      * lookups then wait neither for each other nor for writes (docs/store.md). */
     unsigned workers = threads != 0 ? threads : api_default_threads();
-    store_options sopts = { .readers = workers < STORE_READERS_SERVE_MAX
-                                           ? (int)workers
-                                           : STORE_READERS_SERVE_MAX };
+    store_options sopts = { .readers = workers < STORE_READERS_SERVE_MAX ? (int)workers
+                                                                         : STORE_READERS_SERVE_MAX,
+                            .on_sync_failed = cli_serve_on_sync_failed };
     rc = store_open_ex(&s.st, url, &sopts);
     if (!ZTCA_IS_OK(rc)) {
         fprintf(stderr, "ztca serve: cannot open the store %s\n", shown);
@@ -604,6 +622,7 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     sigaddset(&sigs, SIGHUP);
     sigaddset(&sigs, SIGPIPE);
     sigaddset(&sigs, SIGCHLD); /* the signer process */
+    sigaddset(&sigs, SIGUSR1); /* cli_serve_on_sync_failed */
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     const uint8_t *issuer_certs[1] = { s.issuer_der };
@@ -648,7 +667,19 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
     ztca_time next_purge = 0;
     int exit_status = 0;
     unsigned grace_s = 10;
+    atomic_store(&cli_serve_looping, true);
     for (;;) {
+        if (atomic_load(&cli_serve_sync_failed)) {
+            ztca_log(ZTCA_LOG_ERROR,
+                     "event=store_sync_failed reason=\"committed data may not be on disk: "
+                     "stopping, exit %d for the supervisor to restart ztca serve\"",
+                     CLI_SERVE_EXIT_STORE);
+            ztca_log(ZTCA_LOG_INFO, "event=stopping reason=store_sync_failed grace_s=%d",
+                     CLI_SERVE_SIGNER_GRACE_S);
+            exit_status = CLI_SERVE_EXIT_STORE;
+            grace_s = CLI_SERVE_SIGNER_GRACE_S;
+            break;
+        }
         /* Checked before every wait, not only on SIGCHLD: a signer that died before the mask
          * was set sent a SIGCHLD that was discarded. */
         int st = 0;
@@ -682,8 +713,8 @@ cli_serve_run(const char *dir, const char *https, const char *http, const char *
             }
             continue;
         }
-        if (sig == SIGPIPE || sig == SIGCHLD) {
-            continue; /* SIGCHLD: the signer process, reaped at the top of the loop */
+        if (sig == SIGPIPE || sig == SIGCHLD || sig == SIGUSR1) {
+            continue; /* SIGCHLD, SIGUSR1: checked at the top of the loop */
         }
         if (sig == SIGHUP) {
             cli_serve_reload(&s, dir, srv);

@@ -333,6 +333,11 @@ typedef struct store_driver {
     /* flush: sends what exec_later holds and reports its first failure; store.c calls it at the
      * end of every write call, so that a failure fails the call that made it. May be NULL. */
     ztca_rc (*flush)(store_conn *c);
+    /* sync: makes every COMMIT this connection returned from durable. NULL: COMMIT does it itself
+     * (PostgreSQL). SQLite commits with synchronous=NORMAL (the WAL written, not synced) and
+     * store.c calls sync after releasing the handle's mutex (docs/store.md "Syncs outside the
+     * lock"), so it touches nothing the next transaction on the connection uses. */
+    ztca_rc (*sync)(store_conn *c);
     /* listen: subscribes this connection to the change channel (PostgreSQL only). */
     ztca_rc (*listen)(store_conn *c);
     /* wait: blocks up to timeout_ms until a notification arrives (PostgreSQL: reconnects and
@@ -401,6 +406,18 @@ struct store {
     long long gc_max_age_ns; /* opts.group_max_age_ms resolved */
     _Atomic uint64_t gc_commits;
     _Atomic uint64_t gc_members;
+    /* Syncs outside the lock (drv->sync != NULL; store.c "syncs outside the lock"): commits are
+     * numbered; a batch's members, and every read, wait until the sync in flight or the next one
+     * covers the commits they may have seen. */
+    _Atomic uint64_t sync_begun;   /* COMMITs started; incremented under mu before each */
+    _Atomic uint64_t sync_written; /* COMMITs returned (their WAL frames written); under mu */
+    _Atomic uint64_t sync_durable; /* every COMMIT up to this one is synced; under gc_mu */
+    atomic_bool sync_failed;       /* a sync failed: every call fails from then on */
+    bool sync_running;             /* one thread is in drv->sync; guarded by gc_mu */
+    uint64_t sync_publish;         /* newest commit that wrote change-log rows; gc_mu */
+    uint64_t sync_woken;           /* newest such commit subscribers were woken for; gc_mu */
+    _Atomic uint64_t sync_count;
+    _Atomic uint64_t sync_read_waits;
     /* Subscriptions to wake (SQLite in-process feed), guarded by subs_mu. */
     pthread_mutex_t subs_mu;
     struct store_sub *subs;
@@ -477,6 +494,10 @@ void store_cb_mark(store *s, bool in_cb);
 /* store_conn_of: the connection this thread's current call on `s` uses: its pooled reader, or
  * the handle's own. */
 store_conn *store_conn_of(store *s);
+
+/* store_read_settle: after a read's first step (its snapshot taken), waits until every commit it
+ * may have seen is durable; STORE when a sync failed. Free when nothing is waiting to be synced. */
+ZTCA_RC store_read_settle(store *s);
 
 /* ---- chain head, audit and change log (inside a write call) -------------------------------- */
 

@@ -105,6 +105,12 @@ store_open_ex(store **out, const char *url, const store_options *opts)
     atomic_init(&s->mu_owner, 0);
     atomic_init(&s->rd_calls, 0);
     atomic_init(&s->rd_open, 0);
+    atomic_init(&s->sync_begun, 0);
+    atomic_init(&s->sync_written, 0);
+    atomic_init(&s->sync_durable, 0);
+    atomic_init(&s->sync_failed, false);
+    atomic_init(&s->sync_count, 0);
+    atomic_init(&s->sync_read_waits, 0);
     if (!store_locks_init(s)) {
         ztca_free(s);
         ZTCA_BAIL(ZTCA_ERR_INTERNAL, "store: cannot create a mutex");
@@ -188,6 +194,8 @@ store_stats_get(const store *s, store_stats *out)
     out->queued = queued > 0 ? (uint64_t)queued : 0;
     out->reads_pooled = atomic_load(&s->rd_calls);
     out->readers = atomic_load(&s->rd_open);
+    out->syncs = atomic_load(&s->sync_count);
+    out->read_waits = atomic_load(&s->sync_read_waits);
 }
 
 const char *
@@ -377,15 +385,110 @@ store_head_write(store *s)
  *     is committed by the next thread instead of joined, which bounds what a member waits for;
  *   - a read outside a transaction commits an open batch first, so it never sees changes that
  *     are not durable yet.
- * Nothing is handed out before the COMMIT that holds it returned: a member's call returns only
+ * Nothing is handed out before the COMMIT that holds it is durable: a member's call returns only
  * then. Members run in order on one connection, so the audit chain and the change log are
- * written in commit order, each member reading the head its predecessor left. */
+ * written in commit order, each member reading the head its predecessor left.
+ *
+ * Syncs outside the lock (drv->sync != NULL: SQLite). COMMIT writes the WAL without syncing it
+ * (synchronous=NORMAL) under mu; the sync follows after mu is released, so the next batch runs
+ * while the disk flushes (docs/store.md). Commits are numbered: sync_begun before COMMIT,
+ * sync_written after it returned, sync_durable once a sync that started after it returned. One
+ * sync runs at a time, by whichever waiting thread finds none running: a member of a committed
+ * batch, or a read. A sync covers every commit written before it started, so one sync usually
+ * settles several batches. Members learn the outcome only when their commit is durable, and a
+ * read waits after its first step until every commit its snapshot can hold (those begun by
+ * then) is durable; so nothing that a power cut could undo is handed out or answered. A failed
+ * sync fails the handle for good (store_options.on_sync_failed). */
 
 struct store_member {
     struct store_member *next;
     bool done;    /* guarded by gc_mu */
     ztca_err err; /* the batch's outcome, once done */
+    uint64_t seq; /* its batch's commit number once committed (syncs outside the lock); gc_mu */
 };
+
+/* store_sync_wait: with `m` (a member): until its batch is done, failed, or committed and
+ * durable; else until every commit up to `target` is durable. Runs the sync when this thread
+ * finds commits written and none running. */
+static ztca_rc
+store_sync_wait(store *s, struct store_member *m, uint64_t target)
+{
+    ztca_err err = ZTCA_OK;
+    bool wake_subs = false, tell_failed = false;
+    pthread_mutex_lock(&s->gc_mu);
+    for (;;) {
+        if (m != NULL && m->done) {
+            err = m->err;
+            break;
+        }
+        if (m != NULL) {
+            target = m->seq; /* 0 until its batch committed */
+        }
+        if (target != 0 && atomic_load(&s->sync_durable) >= target) {
+            break;
+        }
+        if (atomic_load(&s->sync_failed)) {
+            err = ZTCA_ERR_STORE;
+            break;
+        }
+        uint64_t written = atomic_load(&s->sync_written);
+        if (target != 0 && !s->sync_running && written > atomic_load(&s->sync_durable)) {
+            s->sync_running = true;
+            pthread_mutex_unlock(&s->gc_mu);
+            ztca_rc rc = s->drv->sync(s->conn);
+            atomic_fetch_add(&s->sync_count, 1);
+            pthread_mutex_lock(&s->gc_mu);
+            s->sync_running = false;
+            if (ZTCA_IS_OK(rc)) {
+                if (written > atomic_load(&s->sync_durable)) {
+                    atomic_store(&s->sync_durable, written);
+                }
+                if (s->sync_publish > s->sync_woken && s->sync_publish <= written) {
+                    s->sync_woken = s->sync_publish;
+                    wake_subs = true;
+                }
+            } else if (!atomic_exchange(&s->sync_failed, true)) {
+                tell_failed = true;
+            }
+            pthread_cond_broadcast(&s->gc_cond);
+            continue;
+        }
+        pthread_cond_wait(&s->gc_cond, &s->gc_mu);
+    }
+    pthread_mutex_unlock(&s->gc_mu);
+    if (wake_subs) {
+        store_wake_subs(s);
+    }
+    if (tell_failed) {
+        pthread_mutex_lock(&s->err_mu);
+        snprintf(s->last_err, STORE_ERRMSG_MAX, "%s", "the sync of committed data failed");
+        pthread_mutex_unlock(&s->err_mu);
+        if (s->opts.on_sync_failed != NULL) {
+            s->opts.on_sync_failed(s->opts.on_sync_failed_arg);
+        }
+    }
+    if (err != ZTCA_OK) {
+        return ztca_note(err, __FILE__, __LINE__,
+                         atomic_load(&s->sync_failed) ? "store: a sync to disk failed"
+                                                      : "store: the group commit failed",
+                         0);
+    }
+    return ZTCA_RC_OK;
+}
+
+ztca_rc
+store_read_settle(store *s)
+{
+    if (s->drv->sync == NULL) {
+        return ZTCA_RC_OK;
+    }
+    uint64_t target = atomic_load(&s->sync_begun);
+    if (atomic_load(&s->sync_durable) >= target && !atomic_load(&s->sync_failed)) {
+        return ZTCA_RC_OK;
+    }
+    atomic_fetch_add(&s->sync_read_waits, 1);
+    return store_sync_wait(s, NULL, target);
+}
 
 /* store_lock: locks mu, counting this thread meanwhile in gc_waiting: a member that sees it
  * leaves the commit to this thread. */
@@ -428,8 +531,13 @@ static ztca_rc
 store_batch_end(store *s, bool commit)
 {
     ztca_rc rc = ZTCA_RC_OK;
+    bool deferred = false;
+    uint64_t seq = 0;
     if (commit) {
+        deferred = s->drv->sync != NULL;
+        seq = atomic_fetch_add(&s->sync_begun, 1) + 1;
         rc = s->drv->commit(s->conn);
+        atomic_store(&s->sync_written, seq); /* a failed COMMIT wrote nothing to wait for */
         if (!ZTCA_IS_OK(rc)) {
             store_note_errmsg(s);
         }
@@ -438,14 +546,23 @@ store_batch_end(store *s, bool commit)
         rc = ZTCA_NOTE(ZTCA_ERR_STORE, "store: a savepoint failed, the batch was rolled back", 0);
     }
     bool publish = ZTCA_IS_OK(rc) && s->batch_published;
+    deferred = deferred && ZTCA_IS_OK(rc);
     atomic_fetch_add(&s->gc_commits, 1);
     atomic_fetch_add(&s->gc_members, (uint64_t)s->batch_num);
     pthread_mutex_lock(&s->gc_mu);
     for (struct store_member *m = s->batch; m != NULL;) {
         struct store_member *next = m->next; /* m lives on its waiter's stack until done */
-        m->err = rc.err;
-        m->done = true;
+        if (deferred) {
+            m->seq = seq; /* done once durable (store_sync_wait) */
+        } else {
+            m->err = rc.err;
+            m->done = true;
+        }
         m = next;
+    }
+    if (deferred && publish) {
+        s->sync_publish = seq; /* subscribers are woken once it is durable */
+        publish = false;
     }
     s->batch = NULL;
     pthread_cond_broadcast(&s->gc_cond);
@@ -528,7 +645,7 @@ store_member_end(store *s, ztca_rc rc, bool keep)
             return rc;
         }
     }
-    struct store_member self = { s->batch, false, ZTCA_OK };
+    struct store_member self = { s->batch, false, ZTCA_OK, 0 };
     s->batch = &self;
     if (s->batch_num++ == 0) {
         clock_gettime(CLOCK_MONOTONIC, &s->batch_start);
@@ -537,19 +654,13 @@ store_member_end(store *s, ztca_rc rc, bool keep)
     if (atomic_load(&s->gc_waiting) == 0 || store_batch_is_due(s)) {
         rc = store_batch_end(s, true);
         store_mu_release(s);
-        return rc;
+        if (!ZTCA_IS_OK(rc)) {
+            return rc; /* the COMMIT's own reason (a full disk), not the batch's summary */
+        }
+        return store_sync_wait(s, &self, 0);
     }
     store_mu_release(s);
-    pthread_mutex_lock(&s->gc_mu);
-    while (!self.done) {
-        pthread_cond_wait(&s->gc_cond, &s->gc_mu);
-    }
-    ztca_err err = self.err;
-    pthread_mutex_unlock(&s->gc_mu);
-    if (err != ZTCA_OK) {
-        return ztca_note(err, __FILE__, __LINE__, "store: the group commit failed", 0);
-    }
-    return ZTCA_RC_OK;
+    return store_sync_wait(s, &self, 0);
 }
 
 /* ---- entering and leaving a call ---------------------------------------------------------- */
@@ -579,6 +690,8 @@ store_call_savepoint(store *s)
 ztca_rc
 store_enter(store *s, store_mode mode)
 {
+    ZTCA_ENSURE(!atomic_load(&s->sync_failed), ZTCA_ERR_STORE,
+                "store: a sync to disk failed; restart to recover from the file");
     if (s->rd_max > 0) {
         /* A thread in a call on a pooled reader re-enters only from a list callback. */
         ZTCA_ENSURE(store_bound(s) == NULL, ZTCA_ERR_INTERNAL,
@@ -631,7 +744,7 @@ store_leave(store *s, store_mode mode, ztca_rc rc)
         store_tl_bound = rd->outer; /* the innermost: calls nest like parentheses */
         rd->outer = NULL;
         store_reader_give(s, rd);
-        return rc;
+        return ZTCA_IS_OK(rc) ? store_read_settle(s) : rc;
     }
     if (mode == STORE_WRITE && ZTCA_IS_OK(rc) && s->head.dirty) {
         rc = store_head_write(s);
@@ -658,7 +771,7 @@ store_leave(store *s, store_mode mode, ztca_rc rc)
         return store_member_end(s, rc, ZTCA_IS_OK(rc));
     }
     store_unlock(s);
-    return rc;
+    return ZTCA_IS_OK(rc) ? store_read_settle(s) : rc;
 }
 
 /* ---- the caller's transaction --------------------------------------------------------------- */

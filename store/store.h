@@ -79,6 +79,12 @@ typedef struct store_options {
      * reads share the one connection (a CLI command, a test); `ztca serve` passes its worker
      * thread count up to STORE_READERS_SERVE_MAX. At most STORE_READERS_MAX. */
     int readers;
+    /* Called once, from the thread that saw it, when a sync of committed data failed (SQLite:
+     * fdatasync of the WAL; docs/store.md "Syncs outside the lock"). The handle fails every call
+     * from then on: SQLite counts those commits as done and the kernel may have dropped the pages,
+     * so the process must stop and let the next start recover from the file. NULL: none. */
+    void (*on_sync_failed)(void *arg);
+    void *on_sync_failed_arg;
 } store_options;
 
 #define STORE_READERS_MAX       64
@@ -105,6 +111,8 @@ typedef struct store_stats {
     uint64_t queued;       /* threads waiting for the handle right now */
     uint64_t reads_pooled; /* read calls that ran on a pooled read connection */
     uint64_t readers;      /* read connections open (or being opened) now */
+    uint64_t syncs;        /* syncs run outside the lock (SQLite), each covering 1+ commits */
+    uint64_t read_waits;   /* reads that waited for a sync of what they had seen */
 } store_stats;
 
 /* store_stats_get: never blocks (the counters are read without the handle's lock). */

@@ -64,10 +64,15 @@ store_change_page(store *s, store_conn *conn, bool in_call, int64_t *io_cursor, 
     *out_num = 0;
     store_param p[2] = { store_p_int(*io_cursor), store_p_int((int64_t)limit) };
     ZTCA_CHECK(s->drv->query(conn, STORE_STMT_CHANGE_LIST, p, 2, &r));
-    for (;;) {
+    for (bool first = true;; first = false) {
         bool row = false;
         store_change c;
         ZTCA_CHECK(s->drv->step(r, &row));
+        if (first && !in_call) {
+            /* A subscription's callbacks act at once (the OCSP cache): the snapshot the first
+             * step took must be durable before them. A call's reads settle in store_leave. */
+            ZTCA_CHECK(store_read_settle(s));
+        }
         if (!row) {
             break;
         }

@@ -9,7 +9,9 @@
 #   c. `ztca serve` is killed with SIGKILL ten times at random moments and started again;
 #   d. the wall clock of the server (libfaketime) jumps a day forward, a day back and two hours
 #      further back: certificates, OCSP answers and CRLs carry the times of the clock they were
-#      made with, and nothing cached from "later" is served.
+#      made with, and nothing cached from "later" is served;
+#   e. SQLite's WAL is slow to sync, then a sync fails (an LD_PRELOAD shim, sync_fault.c): no
+#      answer reveals a commit before its sync; the failure stops ztca serve with exit 74.
 # After each fault: every certificate the client was handed is in the store with the same DER,
 # every revocation it got a 2xx for is revoked in the store and in OCSP (openssl ocsp), the audit
 # chain verifies, and the server process is the one the fault left running.
@@ -475,6 +477,91 @@ PY
     stop_serve d "$PID_D"
 }
 
+# ---- e. the disk is slow to sync, then loses a write (SQLite) ----------------------------------
+# sync_fault.c, preloaded into ztca serve, slows down or fails the fdatasync of the WAL, which
+# ztca runs after releasing the store's lock (docs/store.md "Syncs outside the lock"). Slow: a
+# revocation's 200 comes only after its sync, and an OCSP request read during that sync says
+# revoked only once the sync returned (never a status a power cut could undo). Fail: the issuance
+# whose commit it was gets 503 problem+json, ztca serve stops by itself with exit 74 (EX_IOERR),
+# and the next start has every certificate handed out and an intact audit chain.
+fault_e() {
+    E=$T/e
+    HE=$(lib_free_port) SE=$(lib_free_port)
+    local shim=${ZTCA_BUILD_DIR:?}/tests/libztca_sync_fault.so
+    [ -r "$shim" ] || { bad "e: $shim is not built"; return; }
+    "$ZTCA" init --dir "$E" --trust-domain corp.example --public-url "http://127.0.0.1:$HE" \
+        --api-url "https://127.0.0.1:$SE" >/dev/null
+    : >"$T/e.ctl"
+    # The shim comes first in the library list: ASan's check of that order is turned off.
+    local pre=(env LD_PRELOAD="$shim" ZTCA_SYNC_FAULT="$T/e.ctl" ZTCA_SYNC_FAULT_LOG="$T/e.syncs"
+        ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0")
+    serve e "$E" "$HE" "$SE" "${pre[@]}"
+    PID_E=$SERVE_PID
+    issue_e() { # name: issues $T/name.pem, prints its serial (lower-case hex)
+        local code
+        code=$(issue_with "$E" "$SE" "$(token "$E" "$SE")")
+        [ "$code" = 201 ] || { bad "e: issuance of $1 answered $code $(head -c 300 "$T/issue.json")"; return 1; }
+        "$LIB_PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["certificate"], end="")' "$T/issue.json" >"$T/$1.pem"
+        openssl x509 -in "$T/$1.pem" -noout -serial | cut -d= -f2 | tr 'A-F' 'a-f'
+    }
+    local s1 s2 tok code
+    s1=$(issue_e e1) && s2=$(issue_e e2) || return
+
+    # Slow: every sync of the WAL takes 1.5 s more; the OCSP request starts 0.5 s into the
+    # revocation's sync (a certificate never asked about: the answer is read from the store).
+    echo "slow $((1500 * SLOW))" >"$T/e.ctl"
+    : >"$T/e.syncs"
+    (
+        admin_post "$E" "$SE" "/v1/certs/$s1/revoke" '{"reason":"keyCompromise"}' >/dev/null
+        echo "$(cat "$T/code") $(date +%s%N)" >"$T/e.rev"
+    ) &
+    local rev=$!
+    sleep "$(awk -v s="$SLOW" 'BEGIN { print 0.5 * s }')"
+    openssl ocsp -issuer "$E/ca/intermediate.pem" -cert "$T/e1.pem" -url "http://127.0.0.1:$HE/ocsp" \
+        -no_nonce -CAfile "$E/ca/root.pem" >"$T/e.ocsp" 2>&1 || true
+    local t_ocsp
+    t_ocsp=$(date +%s%N)
+    wait "$rev" || true
+    : >"$T/e.ctl"
+    local synced rev_code rev_at
+    synced=$(head -1 "$T/e.syncs")
+    read -r rev_code rev_at <"$T/e.rev"
+    if [ "$rev_code" = 200 ] && [ -n "$synced" ] && [ "$rev_at" -ge "$synced" ]; then
+        ok "e: slow disk: the revocation's 200 came after its sync ($(((rev_at - synced) / 1000000)) ms after)"
+    else
+        bad "e: slow disk: revocation $rev_code at $rev_at, first slow sync returned at '${synced:-none}'"
+    fi
+    if grep -q ': revoked$' "$T/e.ocsp" && [ -n "$synced" ] && [ "$t_ocsp" -ge "$synced" ]; then
+        ok "e: slow disk: OCSP read during the sync answered revoked only after it ($(((t_ocsp - synced) / 1000000)) ms after)"
+    else
+        bad "e: slow disk: OCSP answered at $t_ocsp, sync returned at '${synced:-none}': $(grep -m1 -i 'e1.pem\|error' "$T/e.ocsp")"
+    fi
+
+    # Fail: the next sync of the WAL fails.
+    tok=$(token "$E" "$SE")
+    echo fail >"$T/e.ctl"
+    code=$(issue_with "$E" "$SE" "$tok")
+    [ "$code" = 503 ] && grep -qi '^content-type: application/problem+json' "$T/issue.h" &&
+        ok "e: failed sync: the issuance answered 503 problem+json, no certificate" ||
+        bad "e: failed sync: issuance answered $code $(head -c 200 "$T/issue.json")"
+    local rc=0 end=$((SECONDS + 20 * SLOW))
+    while kill -0 "$PID_E" 2>/dev/null && [ "$SECONDS" -lt "$end" ]; do sleep 0.1; done
+    wait "$PID_E" 2>/dev/null || rc=$?
+    [ "$rc" = 74 ] && grep -q 'event=store_sync_failed' "$T/e.log" &&
+        ok "e: failed sync: ztca serve stopped by itself with exit 74 (EX_IOERR)" ||
+        bad "e: failed sync: ztca serve exit $rc: $(grep -m2 'sync\|Sanitizer' "$T/e.log")"
+    : >"$T/e.ctl"
+    serve e "$E" "$HE" "$SE" "${pre[@]}"
+    PID_E=$SERVE_PID
+    local st
+    st=$(sqlite3 "$E/store/ztca.db" "SELECT (SELECT status FROM certificates WHERE serial = '$s1') || '/' || (SELECT status FROM certificates WHERE serial = '$s2')")
+    [ "$st" = "1/0" ] && ok "e: after the restart e1 is revoked and e2 good in the store" || bad "e: after the restart: statuses $st"
+    local a
+    if a=$(audit_verify "$E" 2>&1); then ok "e: $a"; else bad "e: audit: $a"; fi
+    issue_e e3 >/dev/null && ok "e: after the restart the same token path issues again"
+    stop_serve e "$PID_E"
+}
+
 # ZTCA_FAULTS="b d" runs some of them (while working on one).
-for f in ${ZTCA_FAULTS:-a b c d}; do "fault_$f"; done
+for f in ${ZTCA_FAULTS:-a b c d e}; do "fault_$f"; done
 lib_finish

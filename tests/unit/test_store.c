@@ -18,6 +18,7 @@
 #include <mbedtls/sha256.h>
 #include <sqlite3.h>
 
+#include "store/internal.h" /* the sync tests wrap the driver */
 #include "store/store.h"
 #include "tests/unit/unit.h"
 
@@ -2661,6 +2662,222 @@ test_readers_bounds(void)
     store_close(s);
 }
 
+/* ---- syncs outside the lock (SQLite; docs/store.md) ------------------------------------------
+ * The driver's sync is wrapped so that a test can hold it (the disk is slow) or fail it (the disk
+ * lost the write); everything else is the real SQLite driver. */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool hold;   /* syncs wait while set */
+    bool fail;   /* syncs fail */
+    int entered; /* syncs started */
+    int told;    /* on_sync_failed calls */
+} test_sync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0, 0 };
+
+static store_driver test_sync_drv;
+
+static ztca_rc
+test_sync_hook(store_conn *c)
+{
+    pthread_mutex_lock(&test_sync.mu);
+    test_sync.entered++;
+    pthread_cond_broadcast(&test_sync.cond);
+    while (test_sync.hold) {
+        pthread_cond_wait(&test_sync.cond, &test_sync.mu);
+    }
+    bool fail = test_sync.fail;
+    pthread_mutex_unlock(&test_sync.mu);
+    if (fail) {
+        return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__, "test: the disk lost the write", 0);
+    }
+    return store_driver_sqlite.sync(c);
+}
+
+static void
+test_sync_told(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&test_sync.mu);
+    test_sync.told++;
+    pthread_mutex_unlock(&test_sync.mu);
+}
+
+/* test_sync_open: a SQLite store whose syncs go through test_sync_hook (NULL on PostgreSQL,
+ * whose COMMIT syncs by itself). */
+static store *
+test_sync_open(void)
+{
+    if (test_backend != STORE_BACKEND_SQLITE) {
+        return NULL;
+    }
+    test_fresh_url();
+    store *s = NULL;
+    store_options o = { .readers = test_readers, .on_sync_failed = test_sync_told };
+    UNIT_ASSERT_OK(store_open_ex(&s, test_url, &o));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(s->drv->sync);
+    test_sync_drv = *s->drv;
+    test_sync_drv.sync = test_sync_hook;
+    s->drv = &test_sync_drv;
+    pthread_mutex_lock(&test_sync.mu);
+    test_sync.hold = false;
+    test_sync.fail = false;
+    test_sync.entered = 0;
+    test_sync.told = 0;
+    pthread_mutex_unlock(&test_sync.mu);
+    return s;
+}
+
+static void
+test_sync_set(bool hold, bool fail)
+{
+    pthread_mutex_lock(&test_sync.mu);
+    test_sync.hold = hold;
+    test_sync.fail = fail;
+    pthread_cond_broadcast(&test_sync.cond);
+    pthread_mutex_unlock(&test_sync.mu);
+}
+
+/* test_sync_await_entered: until `n` syncs have started (10 s at most). */
+static void
+test_sync_await_entered(int n)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 10;
+    pthread_mutex_lock(&test_sync.mu);
+    while (test_sync.entered < n) {
+        if (pthread_cond_timedwait(&test_sync.cond, &test_sync.mu, &until) != 0) {
+            break;
+        }
+    }
+    int entered = test_sync.entered;
+    pthread_mutex_unlock(&test_sync.mu);
+    CU_ASSERT_FATAL(entered >= n);
+}
+
+typedef struct test_sync_call {
+    store *s;
+    int what; /* 0: revoke c1; 1: status of c1; 2: poll the subscription */
+    store_sub *sub;
+    test_bag bag;
+    store_cert_state state;
+    ztca_rc rc;
+    atomic_bool returned;
+} test_sync_call;
+
+static void *
+test_sync_thread(void *arg)
+{
+    test_sync_call *t = arg;
+    if (t->what == 0) {
+        store_audit_event ev = test_ev("cert.revoke", "c1");
+        t->rc = store_cert_set_status(t->s, "c1", STORE_CERT_REVOKED, STORE_REASON_KEY_COMPROMISE,
+                                      T0, &ev);
+    } else if (t->what == 1) {
+        t->rc = store_cert_status_get(t->s, "c1", &t->state);
+    } else {
+        size_t n = 0;
+        t->rc = store_sub_poll(t->sub, 10000, test_bag_change, &t->bag, &n);
+    }
+    atomic_store(&t->returned, true);
+    return NULL;
+}
+
+/* A revocation committed but not yet synced: its call does not return, and neither a read nor a
+ * subscription hands it out, until the sync finishes; then all three see it. */
+static void
+test_sync_slow(void)
+{
+    store *s = test_sync_open();
+    if (s == NULL) {
+        return;
+    }
+    test_insert(s, "c1", "dev-a", T0 + 3600);
+    store_sub *sub = NULL;
+    UNIT_ASSERT_OK(store_sub_open(&sub, s, STORE_SUB_FROM_NOW));
+    store_stats before;
+    store_stats_get(s, &before);
+    CU_ASSERT(before.syncs >= 1); /* the insert's */
+
+    test_sync_set(true, false);
+    int entered = test_sync.entered;
+    test_sync_call w = { .s = s, .what = 0 }, r = { .s = s, .what = 1 },
+                   p = { .s = s, .what = 2, .sub = sub };
+    pthread_t tw, tr, tp;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tw, NULL, test_sync_thread, &w), 0);
+    test_sync_await_entered(entered + 1); /* committed, now syncing */
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tr, NULL, test_sync_thread, &r), 0);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tp, NULL, test_sync_thread, &p), 0);
+    usleep(300 * 1000); /* ample for a read that would not wait */
+    CU_ASSERT_FALSE(atomic_load(&w.returned));
+    CU_ASSERT_FALSE(atomic_load(&r.returned));
+    CU_ASSERT_FALSE(atomic_load(&p.returned));
+
+    test_sync_set(false, false);
+    pthread_join(tw, NULL);
+    pthread_join(tr, NULL);
+    pthread_join(tp, NULL);
+    UNIT_ASSERT_OK(w.rc);
+    UNIT_ASSERT_OK(r.rc);
+    CU_ASSERT_EQUAL(r.state.status, STORE_CERT_REVOKED);
+    UNIT_ASSERT_OK(p.rc);
+    CU_ASSERT_EQUAL_FATAL(p.bag.num, 1);
+    CU_ASSERT_STRING_EQUAL(p.bag.keys[0], "c1");
+    CU_ASSERT_EQUAL(p.bag.status[0], STORE_CERT_REVOKED);
+
+    store_stats mid;
+    store_stats_get(s, &mid);
+    CU_ASSERT(mid.read_waits >= before.read_waits + 1);
+    /* Nothing waiting to be synced: a read goes straight through. */
+    store_cert_state st;
+    UNIT_ASSERT_OK(store_cert_status_get(s, "c1", &st));
+    store_stats after;
+    store_stats_get(s, &after);
+    CU_ASSERT_EQUAL(after.read_waits, mid.read_waits);
+    CU_ASSERT_EQUAL(after.syncs, mid.syncs);
+    store_sub_close(sub);
+    store_close(s);
+}
+
+/* A failed sync: the call whose commit it was gets STORE, the owner is told once, and the
+ * handle refuses every call after (its commits may be gone from the disk). A new handle opens
+ * the file and finds the audit chain intact. */
+static void
+test_sync_failure(void)
+{
+    store *s = test_sync_open();
+    if (s == NULL) {
+        return;
+    }
+    test_insert(s, "c1", "dev-a", T0 + 3600);
+    test_insert(s, "c2", "dev-a", T0 + 3600);
+    test_sync_set(false, true);
+    store_audit_event ev = test_ev("cert.revoke", "c1");
+    UNIT_ASSERT_ERR(
+        store_cert_set_status(s, "c1", STORE_CERT_REVOKED, STORE_REASON_KEY_COMPROMISE, T0, &ev),
+        ZTCA_ERR_STORE);
+    CU_ASSERT_EQUAL(test_sync.told, 1);
+    CU_ASSERT(strstr(store_errmsg(s), "sync") != NULL);
+
+    test_sync_set(false, false); /* even with the disk back: refused */
+    store_cert_state st;
+    UNIT_ASSERT_ERR(store_cert_status_get(s, "c2", &st), ZTCA_ERR_STORE);
+    ev = test_ev("cert.revoke", "c2");
+    UNIT_ASSERT_ERR(
+        store_cert_set_status(s, "c2", STORE_CERT_REVOKED, STORE_REASON_KEY_COMPROMISE, T0, &ev),
+        ZTCA_ERR_STORE);
+    CU_ASSERT_EQUAL(test_sync.told, 1);
+    store_close(s);
+
+    store *again = NULL;
+    UNIT_ASSERT_OK(store_open(&again, test_url));
+    UNIT_ASSERT_OK(store_cert_status_get(again, "c2", &st));
+    CU_ASSERT_EQUAL(st.status, STORE_CERT_GOOD);
+    CU_ASSERT(test_verify_count(again) >= 2);
+    store_close(again);
+}
+
 static const unit_test test_store_tests[] = {
     { "url_parse", test_url_parse },
     { "json_check", test_json_check },
@@ -2696,6 +2913,8 @@ static const unit_test test_store_tests[] = {
     { "readers_txn", test_readers_txn },
     { "readers_bounds", test_readers_bounds },
     { "pg_reconnect", test_pg_reconnect },
+    { "sync_slow", test_sync_slow },
+    { "sync_failure", test_sync_failure },
     { NULL, NULL },
 };
 
