@@ -427,7 +427,9 @@ store_sync_wait(store *s, struct store_member *m, uint64_t target)
         if (target != 0 && atomic_load(&s->sync_durable) >= target) {
             break;
         }
-        if (atomic_load(&s->sync_failed)) {
+        /* A member leaves only once its batch is committed (seq set) or done: until then it is
+         * linked in s->batch, which the batch's COMMIT walks. */
+        if (atomic_load(&s->sync_failed) && (m == NULL || m->seq != 0)) {
             err = ZTCA_ERR_STORE;
             break;
         }

@@ -2669,11 +2669,12 @@ test_readers_bounds(void)
 static struct {
     pthread_mutex_t mu;
     pthread_cond_t cond;
-    bool hold;   /* syncs wait while set */
-    bool fail;   /* syncs fail */
-    int entered; /* syncs started */
-    int told;    /* on_sync_failed calls */
-} test_sync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0, 0 };
+    bool hold;     /* syncs wait while set */
+    bool fail;     /* syncs fail */
+    int entered;   /* syncs started */
+    int fail_from; /* > 0: the syncs from this one (counted by entered) on fail */
+    int told;      /* on_sync_failed calls */
+} test_sync = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, false, 0, 0, 0 };
 
 static store_driver test_sync_drv;
 
@@ -2686,7 +2687,8 @@ test_sync_hook(store_conn *c)
     while (test_sync.hold) {
         pthread_cond_wait(&test_sync.cond, &test_sync.mu);
     }
-    bool fail = test_sync.fail;
+    bool fail =
+        test_sync.fail || (test_sync.fail_from > 0 && test_sync.entered >= test_sync.fail_from);
     pthread_mutex_unlock(&test_sync.mu);
     if (fail) {
         return ztca_note(ZTCA_ERR_STORE, __FILE__, __LINE__, "test: the disk lost the write", 0);
@@ -2723,6 +2725,7 @@ test_sync_open(void)
     test_sync.hold = false;
     test_sync.fail = false;
     test_sync.entered = 0;
+    test_sync.fail_from = 0;
     test_sync.told = 0;
     pthread_mutex_unlock(&test_sync.mu);
     return s;
@@ -2758,7 +2761,7 @@ test_sync_await_entered(int n)
 
 typedef struct test_sync_call {
     store *s;
-    int what; /* 0: revoke c1; 1: status of c1; 2: poll the subscription */
+    int what; /* 0: revoke c1; 1: status of c1; 2: poll the subscription; 3: insert a1 */
     store_sub *sub;
     test_bag bag;
     store_cert_state state;
@@ -2776,6 +2779,11 @@ test_sync_thread(void *arg)
                                       T0, &ev);
     } else if (t->what == 1) {
         t->rc = store_cert_status_get(t->s, "c1", &t->state);
+    } else if (t->what == 3) {
+        store_cert c;
+        test_cert(&c, "a1", "dev-t", "alice", T0 + 3600);
+        store_audit_event ev = test_ev("cert.issue", "a1");
+        t->rc = store_cert_insert(t->s, &c, &ev);
     } else {
         size_t n = 0;
         t->rc = store_sub_poll(t->sub, 10000, test_bag_change, &t->bag, &n);
@@ -2878,6 +2886,163 @@ test_sync_failure(void)
     store_close(again);
 }
 
+typedef struct test_sync_writer {
+    store *s;
+    int id;
+    int ok;        /* inserts that returned OK: serials <id><0000> up to ok - 1 */
+    ztca_err last; /* the failure that stopped it */
+} test_sync_writer;
+
+static void *
+test_sync_writer_thread(void *arg)
+{
+    test_sync_writer *w = arg;
+    for (int j = 0; j < 200; j++) {
+        char serial[32];
+        snprintf(serial, sizeof(serial), "%02x%04x", w->id, j);
+        store_cert c;
+        test_cert(&c, serial, "dev-w", "alice", T0 + 3600);
+        store_audit_event ev = test_ev("cert.issue", serial);
+        ztca_rc rc = store_cert_insert(w->s, &c, &ev);
+        if (!ZTCA_IS_OK(rc)) {
+            w->last = rc.err;
+            return NULL;
+        }
+        w->ok++;
+    }
+    return NULL;
+}
+
+/* Eight threads insert while the syncs start failing from the 20th on: batches are open,
+ * committed and waiting at that moment. Every thread ends with STORE, the owner is told once,
+ * and every insert that returned OK is in the file. (A member that left its batch before the
+ * batch was committed would be written to after it returned: ASan's to find.) */
+static void
+test_sync_failure_concurrent(void)
+{
+    store *s = test_sync_open();
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&test_sync.mu);
+    test_sync.fail_from = 20;
+    pthread_mutex_unlock(&test_sync.mu);
+    enum { N = 8 };
+    test_sync_writer w[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (test_sync_writer){ .s = s, .id = i, .ok = 0, .last = ZTCA_OK };
+        CU_ASSERT_EQUAL_FATAL(pthread_create(&th[i], NULL, test_sync_writer_thread, &w[i]), 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        CU_ASSERT_EQUAL(w[i].last, ZTCA_ERR_STORE);
+        ok += w[i].ok;
+    }
+    CU_ASSERT_EQUAL(test_sync.told, 1);
+    CU_ASSERT(ok > 0 && ok < N * 200);
+    store_close(s);
+
+    store *again = NULL;
+    UNIT_ASSERT_OK(store_open(&again, test_url));
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < w[i].ok; j++) {
+            char serial[32];
+            snprintf(serial, sizeof(serial), "%02x%04x", i, j);
+            store_cert_state st;
+            UNIT_ASSERT_OK(store_cert_status_get(again, serial, &st));
+        }
+    }
+    CU_ASSERT(test_verify_count(again) >= ok);
+    store_close(again);
+}
+
+/* The order of a failure inside a batch: B finished its transaction and waits in a batch that
+ * C, holding the handle, has not committed yet, when A's sync fails. B must keep waiting until
+ * C's COMMIT has written B's outcome (B is linked in the batch until then), and then gets STORE
+ * like everyone else. */
+typedef struct test_sync_txn {
+    store *s;
+    const char *serial;
+    atomic_int stage; /* 1: holds the handle (B: inserted); 2: go on and commit */
+    atomic_bool returned;
+    ztca_rc rc;
+} test_sync_txn;
+
+static void *
+test_sync_txn_thread(void *arg)
+{
+    test_sync_txn *t = arg;
+    t->rc = store_txn_begin(t->s);
+    if (ZTCA_IS_OK(t->rc)) {
+        store_cert c;
+        test_cert(&c, t->serial, "dev-t", "alice", T0 + 3600);
+        store_audit_event ev = test_ev("cert.issue", t->serial);
+        t->rc = store_cert_insert(t->s, &c, &ev);
+        atomic_store(&t->stage, 1);
+        while (atomic_load(&t->stage) != 2) {
+            usleep(1000);
+        }
+        ztca_rc rc = store_txn_commit(t->s);
+        if (ZTCA_IS_OK(t->rc)) {
+            t->rc = rc;
+        }
+    }
+    atomic_store(&t->returned, true);
+    return NULL;
+}
+
+static void
+test_sync_failure_in_batch(void)
+{
+    store *s = test_sync_open();
+    if (s == NULL) {
+        return;
+    }
+    s->gc_max_age_ns = 60LL * 1000000000LL; /* C joins B's batch, however slow this machine */
+    test_sync_set(true, false);
+    int entered = test_sync.entered;
+    test_sync_call a = { .s = s, .what = 3 };
+    pthread_t ta, tb, tc;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&ta, NULL, test_sync_thread, &a), 0);
+    test_sync_await_entered(entered + 1); /* A committed, its sync held */
+
+    test_sync_txn b = { .s = s, .serial = "b1" }, c = { .s = s, .serial = "c1" };
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tb, NULL, test_sync_txn_thread, &b), 0);
+    for (int i = 0; i < 10000 && atomic_load(&b.stage) != 1; i++) {
+        usleep(1000);
+    }
+    CU_ASSERT_EQUAL_FATAL(atomic_load(&b.stage), 1);
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tc, NULL, test_sync_txn_thread, &c), 0);
+    store_stats st;
+    store_stats_get(s, &st);
+    for (int i = 0; i < 10000 && st.queued != 1; i++) {
+        usleep(1000);
+        store_stats_get(s, &st);
+    }
+    CU_ASSERT_EQUAL_FATAL(st.queued, 1); /* C waits for the handle */
+    atomic_store(&b.stage, 2);           /* B commits: C is queued, so B joins and waits */
+    for (int i = 0; i < 10000 && atomic_load(&c.stage) != 1; i++) {
+        usleep(1000);
+    }
+    CU_ASSERT_EQUAL_FATAL(atomic_load(&c.stage), 1); /* C holds the handle, B's batch open */
+
+    test_sync_set(false, true); /* A's sync fails */
+    pthread_join(ta, NULL);
+    UNIT_ASSERT_ERR(a.rc, ZTCA_ERR_STORE);
+    usleep(200 * 1000);
+    CU_ASSERT_FALSE(atomic_load(&b.returned));
+
+    atomic_store(&c.stage, 2);
+    pthread_join(tc, NULL);
+    pthread_join(tb, NULL);
+    UNIT_ASSERT_ERR(b.rc, ZTCA_ERR_STORE);
+    UNIT_ASSERT_ERR(c.rc, ZTCA_ERR_STORE);
+    CU_ASSERT_EQUAL(test_sync.told, 1);
+    store_close(s);
+}
+
 static const unit_test test_store_tests[] = {
     { "url_parse", test_url_parse },
     { "json_check", test_json_check },
@@ -2915,6 +3080,8 @@ static const unit_test test_store_tests[] = {
     { "pg_reconnect", test_pg_reconnect },
     { "sync_slow", test_sync_slow },
     { "sync_failure", test_sync_failure },
+    { "sync_failure_concurrent", test_sync_failure_concurrent },
+    { "sync_failure_in_batch", test_sync_failure_in_batch },
     { NULL, NULL },
 };
 
