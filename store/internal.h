@@ -183,9 +183,10 @@
       "SELECT " STORE_SIGNAL_COLS " FROM trust_signals WHERE device_id = $1 "                      \
       "AND (expires_at IS NULL OR expires_at > $2) ORDER BY id",                                   \
       NULL)                                                                                        \
-    X(SIGNAL_LIST_USER,                                                                            \
-      "SELECT " STORE_SIGNAL_COLS " FROM trust_signals WHERE device_id IS NULL "                   \
-      "AND user_name = $1 AND (expires_at IS NULL OR expires_at > $2) ORDER BY id",                \
+    X(SIGNAL_LIST_SUBJECT,                                                                         \
+      "SELECT " STORE_SIGNAL_COLS " FROM trust_signals WHERE (device_id = $1 "                     \
+      "OR (device_id IS NULL AND user_name = $2)) AND (expires_at IS NULL OR expires_at > $3) "    \
+      "ORDER BY device_id IS NULL, id",                                                            \
       NULL)                                                                                        \
     X(SIGNAL_REPLACE_DEVICE,                                                                       \
       "DELETE FROM trust_signals WHERE device_id = $1 AND COALESCE(user_name, '') = $2 "           \
