@@ -235,6 +235,10 @@ store_sqlite_connect(store_conn **out, const store_url_info *u, const char *url,
                                            "PRAGMA foreign_keys = ON; "
                                            "PRAGMA trusted_schema = OFF; "
                                            "PRAGMA cache_size = -65536"));
+    /* The descriptor for store_sqlite_sync now, at start, while descriptors are plentiful: at the
+     * first COMMIT under load, running out of them would fail that commit's sync, and with it
+     * the handle. A database that never had a WAL has none yet: the first COMMIT opens it. */
+    atomic_store(&c->wal_fd, open(c->wal_path, O_RDONLY | O_CLOEXEC));
     *out = c;
     c = NULL;
 out:
