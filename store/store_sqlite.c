@@ -42,10 +42,11 @@ struct store_conn {
     store_rows rows;                         /* the one statement in progress */
     bool rows_busy;
     char err[STORE_ERRMSG_MAX];
-    /* Our own descriptor of the -wal file, for store_sqlite_sync: opened by the first COMMIT
-     * (under the handle's mutex), read by the syncing thread without it. The WAL is never
-     * replaced while a connection has the database open, and SQLite takes no lock on it, so
-     * closing this one releases nothing of SQLite's (unlike the main file, see connect). */
+    /* Our own descriptor of the -wal file, for store_sqlite_sync: opened by connect, or by the
+     * first COMMIT (under the handle's mutex) when the database had no WAL yet; read by the
+     * syncing thread without the mutex. The WAL is never replaced while a connection has the
+     * database open, and SQLite takes no lock on it, so closing this one releases nothing of
+     * SQLite's (unlike the main file, see connect). */
     atomic_int wal_fd;
     char *wal_path;
 };
