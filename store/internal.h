@@ -496,8 +496,9 @@ void store_cb_mark(store *s, bool in_cb);
  * the handle's own. */
 store_conn *store_conn_of(store *s);
 
-/* store_read_settle: after a read's first step (its snapshot taken), waits until every commit it
- * may have seen is durable; STORE when a sync failed. Free when nothing is waiting to be synced. */
+/* store_read_settle: once a read took its snapshot (after its first step, whether or not the
+ * read has ended since), waits until every commit it may have seen is durable; STORE when a sync
+ * failed. Free when nothing is waiting to be synced. */
 ZTCA_RC store_read_settle(store *s);
 
 /* ---- chain head, audit and change log (inside a write call) -------------------------------- */

@@ -373,8 +373,8 @@ store_head_write(store *s)
 /* ---- group commit ------------------------------------------------------------------------------
  *
  * Every write call (outside a caller's transaction) and every caller's transaction is a member.
- * Members still run one at a time under mu on the one connection, but the durable COMMIT (an
- * fsync of the WAL for SQLite with synchronous=FULL, of the WAL for PostgreSQL) is shared:
+ * Members still run one at a time under mu on the one connection, but the durable COMMIT (for
+ * SQLite a sync of the WAL, made outside mu: see below; for PostgreSQL its WAL flush) is shared:
  *   - the first member BEGINs; a member that finds a batch open joins it under SAVEPOINT
  *     ztca_member, so when it fails, ROLLBACK TO undoes its own changes only;
  *   - a member that finished well stays in the open transaction and, if another thread is

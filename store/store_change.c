@@ -7,6 +7,7 @@
  * reconnect. Notifications are only wake-ups; the table is the truth (and what read replicas
  * follow, issue 11). */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 
@@ -53,30 +54,28 @@ store_change_read(store *s, store_rows *r, store_change *c)
 }
 
 /* store_change_page: one page of the log on connection `conn` (the handle's or a pooled
- * reader with `in_call`, else a subscription's); *io_cursor advances past every change cb
- * accepted. */
+ * reader with `in_call`, else a subscription's), changes numbered up to `upto` only;
+ * *io_cursor advances past every change cb accepted. */
 static ztca_rc
-store_change_page(store *s, store_conn *conn, bool in_call, int64_t *io_cursor, size_t limit,
-                  store_change_cb cb, void *ctx, size_t *out_num)
+store_change_page(store *s, store_conn *conn, bool in_call, int64_t *io_cursor, int64_t upto,
+                  size_t limit, store_change_cb cb, void *ctx, size_t *out_num)
 {
     store_rows *r = NULL;
     ztca_rc rc = ZTCA_RC_OK;
     *out_num = 0;
     store_param p[2] = { store_p_int(*io_cursor), store_p_int((int64_t)limit) };
     ZTCA_CHECK(s->drv->query(conn, STORE_STMT_CHANGE_LIST, p, 2, &r));
-    for (bool first = true;; first = false) {
+    for (;;) {
         bool row = false;
         store_change c;
         ZTCA_CHECK(s->drv->step(r, &row));
-        if (first && !in_call) {
-            /* A subscription's callbacks act at once (the OCSP cache): the snapshot the first
-             * step took must be durable before them. A call's reads settle in store_leave. */
-            ZTCA_CHECK(store_read_settle(s));
-        }
         if (!row) {
             break;
         }
         ZTCA_CHECK(store_change_read(s, r, &c));
+        if (c.seq > upto) {
+            break;
+        }
         if (in_call) {
             STORE_RUN_CB(s, cb(ctx, &c));
         } else {
@@ -101,7 +100,7 @@ store_changes_since(store *s, int64_t after_seq, size_t limit, store_change_cb c
     ZTCA_GUARD(store_enter(s, STORE_READ));
     return store_leave(
         s, STORE_READ,
-        store_change_page(s, store_conn_of(s), true, &after_seq, limit, cb, ctx, &n));
+        store_change_page(s, store_conn_of(s), true, &after_seq, INT64_MAX, limit, cb, ctx, &n));
 }
 
 /* ---- subscriptions --------------------------------------------------------------------------- */
@@ -130,6 +129,27 @@ out:
         s->drv->done(r);
     }
     return rc;
+}
+
+/* store_sub_settled: where a subscription may read up to when the driver syncs outside the
+ * handle's lock (SQLite): the newest change of a snapshot taken now, once every commit that
+ * snapshot may hold is durable. Its callbacks act at once (the OCSP cache), so they must not see
+ * a change a power cut could undo. The wait is made between two read transactions, not inside
+ * one: a reader holding its snapshot through every sync kept SQLite's checkpoints from ever
+ * catching up with the WAL under steady writes, and the WAL grew without bound (docs/store.md
+ * "Syncs outside the lock"). Changes are numbered in commit order, so those up to the newest
+ * seen here are exactly the ones this snapshot held. */
+static ztca_rc
+store_sub_settled(store_sub *sub, int64_t *out_upto)
+{
+    int64_t newest = 0;
+    ZTCA_GUARD(store_sub_newest(sub, &newest));
+    /* Nothing new needs no wait, but a failed handle answers STORE all the same. */
+    if (newest > sub->cursor || atomic_load(&sub->parent->sync_failed)) {
+        ZTCA_GUARD(store_read_settle(sub->parent));
+    }
+    *out_upto = newest;
+    return ZTCA_RC_OK;
 }
 
 ztca_rc
@@ -246,7 +266,13 @@ store_sub_poll(store_sub *sub, int timeout_ms, store_change_cb cb, void *ctx, si
     }
     for (;;) {
         size_t n = 0;
-        last = store_change_page(s, sub->conn, false, &sub->cursor, STORE_LIST_MAX, cb, ctx, &n);
+        int64_t upto = INT64_MAX;
+        ztca_rc rc = s->drv->sync != NULL ? store_sub_settled(sub, &upto) : ZTCA_RC_OK;
+        if (ZTCA_IS_OK(rc) && upto > sub->cursor) {
+            rc = store_change_page(s, sub->conn, false, &sub->cursor, upto, STORE_LIST_MAX, cb, ctx,
+                                   &n);
+        }
+        last = rc;
         if (out_num != NULL) {
             *out_num = n;
         }

@@ -2,7 +2,8 @@
  * serialises it, so SQLite's own mutexes are off) plus its pooled read-only connections (each
  * used by one call at a time), WAL so readers never wait for the writer,
  * BEGIN IMMEDIATE so writers queue on the busy timeout instead of failing on lock upgrade, and
- * synchronous=FULL because a CA must not lose a commit it already handed a certificate out for.
+ * every commit synced before it is handed out, because a CA must not lose a commit it already
+ * handed a certificate out for (synchronous=NORMAL plus store.c's sync outside the lock).
  * Statements are prepared once (SQLITE_PREPARE_PERSISTENT) and parameters bound by name ($1). */
 #include <errno.h>
 #include <fcntl.h>

@@ -4,10 +4,10 @@
 # concurrency, and the raw sign+verify rate of the same CA key on the server's CPU.
 #   bench/issue/run.sh [--quick] [--store sqlite|postgres] [--threads N] [REQUESTS] [CONNECTIONS]
 # Defaults: 3000 issuances per server over 8 keep-alive connections; --quick: 200. --store postgres
-# starts a throwaway PostgreSQL 15 on loopback with fsync ON (the durable setting, as SQLite's
-# synchronous=FULL); --threads is `ztca serve --threads` (default: cores). A second peer, of the
-# durable store: the rate of synchronous 4 KiB writes on its file system (dd). Servers
-# (ztca serve, cfssl serve) on CPU0, the client on CPU1 (../shared/notes/PEERS.md); the raw rate is
+# starts a throwaway PostgreSQL 15 on loopback with fsync ON (the durable setting: SQLite's WAL
+# is synced before each answer too); --threads is `ztca serve --threads` (default: cores). A
+# second peer, of the durable store: the rate of synchronous 4 KiB writes on its file system
+# (dd). Servers (ztca serve, cfssl serve) on CPU0, the client on CPU1 (../shared/notes/PEERS.md); the raw rate is
 # 2 threads on CPU0, the server's share of the machine. The asymmetry: each ztca issuance is an
 # HTTPS request with a one-time token (a token lookup and its consumption), a CSR verification, a
 # signature and a durable commit (certificate, body, audit entry); cfssl answers plain HTTP
@@ -63,7 +63,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 store=()
-shown="SQLite (embedded, WAL, synchronous=FULL)"
+shown="SQLite (embedded, WAL, each commit synced before its answer)"
 if [ "$backend" = postgres ]; then
     # pg_start turns fsync off for tests; a benchmark of durable commits needs it on.
     pg_start "$T/pg" || { echo "cannot start PostgreSQL 15" >&2 && exit 1; }

@@ -2848,6 +2848,85 @@ test_sync_slow(void)
     store_close(s);
 }
 
+/* test_sync_await_read_waits: until the handle counted `n` reads waiting for a sync (10 s). */
+static void
+test_sync_await_read_waits(store *s, uint64_t n)
+{
+    store_stats st;
+    for (int i = 0; i < 10000; i++) {
+        store_stats_get(s, &st);
+        if (st.read_waits >= n) {
+            return;
+        }
+        usleep(1000);
+    }
+    CU_FAIL_FATAL("no read waited for the sync");
+}
+
+/* A subscription waiting for a sync holds no snapshot meanwhile: one did (its first step's), so
+ * under steady writes SQLite's checkpoints never caught up with the WAL and it grew without
+ * bound. Here a commit lands after the subscription started to wait; a checkpoint from another
+ * connection must then copy every frame, which a reader's older snapshot would forbid. */
+static void
+test_sync_sub_snapshot(void)
+{
+    store *s = test_sync_open();
+    if (s == NULL) {
+        return;
+    }
+    test_insert(s, "c1", "dev-a", T0 + 3600);
+    store_sub *sub = NULL;
+    UNIT_ASSERT_OK(store_sub_open(&sub, s, STORE_SUB_FROM_NOW));
+    store_stats before;
+    store_stats_get(s, &before);
+
+    test_sync_set(true, false);
+    int entered = test_sync.entered;
+    test_sync_call w = { .s = s, .what = 0 }, p = { .s = s, .what = 2, .sub = sub },
+                   i = { .s = s, .what = 3 };
+    pthread_t tw, tp, ti;
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tw, NULL, test_sync_thread, &w), 0);
+    test_sync_await_entered(entered + 1); /* the revocation committed, its sync held */
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&tp, NULL, test_sync_thread, &p), 0);
+    test_sync_await_read_waits(s, before.read_waits + 1); /* the subscription waits */
+    CU_ASSERT_EQUAL_FATAL(pthread_create(&ti, NULL, test_sync_thread, &i), 0);
+    store_stats st;
+    for (int n = 0; n < 10000; n++) { /* until the insert committed: it waits for a sync */
+        store_stats_get(s, &st);
+        if (st.commits >= before.commits + 2) {
+            break;
+        }
+        usleep(1000);
+    }
+    CU_ASSERT_EQUAL_FATAL(st.commits, before.commits + 2);
+
+    sqlite3 *db = NULL;
+    int log = -1, copied = -2;
+    CU_ASSERT_EQUAL_FATAL(sqlite3_open(test_path, &db), SQLITE_OK);
+    /* A first read opens the WAL for this connection; a checkpoint alone would not. */
+    CU_ASSERT_EQUAL(sqlite3_exec(db, "SELECT count(*) FROM certificates", NULL, NULL, NULL),
+                    SQLITE_OK);
+    CU_ASSERT_EQUAL(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &copied),
+                    SQLITE_OK);
+    sqlite3_close(db);
+    CU_ASSERT(log > 0);
+    CU_ASSERT_EQUAL(copied, log);
+    CU_ASSERT_FALSE(atomic_load(&p.returned));
+
+    test_sync_set(false, false);
+    pthread_join(tw, NULL);
+    pthread_join(tp, NULL);
+    pthread_join(ti, NULL);
+    UNIT_ASSERT_OK(w.rc);
+    UNIT_ASSERT_OK(i.rc);
+    UNIT_ASSERT_OK(p.rc);
+    CU_ASSERT_EQUAL_FATAL(p.bag.num, 1);
+    CU_ASSERT_STRING_EQUAL(p.bag.keys[0], "c1");
+    CU_ASSERT_EQUAL(p.bag.status[0], STORE_CERT_REVOKED);
+    store_sub_close(sub);
+    store_close(s);
+}
+
 /* A failed sync: the call whose commit it was gets STORE, the owner is told once, and the
  * handle refuses every call after (its commits may be gone from the disk). A new handle opens
  * the file and finds the audit chain intact. */
@@ -3083,6 +3162,7 @@ static const unit_test test_store_tests[] = {
     { "readers_bounds", test_readers_bounds },
     { "pg_reconnect", test_pg_reconnect },
     { "sync_slow", test_sync_slow },
+    { "sync_sub_snapshot", test_sync_sub_snapshot },
     { "sync_failure", test_sync_failure },
     { "sync_failure_concurrent", test_sync_failure_concurrent },
     { "sync_failure_in_batch", test_sync_failure_in_batch },
