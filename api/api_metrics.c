@@ -183,6 +183,14 @@ api_metrics_render(const store *st, api_ocsp *ocsp, char **out, size_t *out_len)
                      (unsigned long long)ss.commits, (unsigned long long)ss.members,
                      (unsigned long long)ss.queued, (unsigned long long)ss.syncs,
                      (unsigned long long)ss.read_waits);
+        if (ss.has_wal) {
+            /* A WAL that keeps growing means checkpoints cannot catch up (docs/store.md). */
+            api_text_add(&t,
+                         "# HELP ztca_store_wal_bytes Size of the SQLite WAL file (SQLite).\n"
+                         "# TYPE ztca_store_wal_bytes gauge\n"
+                         "ztca_store_wal_bytes %llu\n",
+                         (unsigned long long)ss.wal_bytes);
+        }
     }
     if (ocsp != NULL) {
         unsigned long long hits = 0, misses = 0, fresh = 0;

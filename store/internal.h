@@ -339,6 +339,10 @@ typedef struct store_driver {
      * store.c calls sync after releasing the handle's mutex (docs/store.md "Syncs outside the
      * lock"), so it touches nothing the next transaction on the connection uses. */
     ztca_rc (*sync)(store_conn *c);
+    /* log_bytes: the size of the write-ahead log file ztca can watch (SQLite's -wal file; 0 when
+     * there is none yet). NULL: nothing to watch here (PostgreSQL manages its own WAL). Called
+     * without the handle's mutex, like sync. */
+    uint64_t (*log_bytes)(store_conn *c);
     /* listen: subscribes this connection to the change channel (PostgreSQL only). */
     ztca_rc (*listen)(store_conn *c);
     /* wait: blocks up to timeout_ms until a notification arrives (PostgreSQL: reconnects and

@@ -196,6 +196,8 @@ store_stats_get(const store *s, store_stats *out)
     out->readers = atomic_load(&s->rd_open);
     out->syncs = atomic_load(&s->sync_count);
     out->read_waits = atomic_load(&s->sync_read_waits);
+    out->has_wal = s->drv->log_bytes != NULL;
+    out->wal_bytes = out->has_wal ? s->drv->log_bytes(s->conn) : 0;
 }
 
 const char *

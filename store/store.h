@@ -113,6 +113,8 @@ typedef struct store_stats {
     uint64_t readers;      /* read connections open (or being opened) now */
     uint64_t syncs;        /* syncs run outside the lock (SQLite), each covering 1+ commits */
     uint64_t read_waits;   /* reads that waited for a sync of what they had seen */
+    bool has_wal;          /* SQLite: wal_bytes is meaningful */
+    uint64_t wal_bytes;    /* SQLite: the -wal file's size now (checkpoints keep it near 4 MB) */
 } store_stats;
 
 /* store_stats_get: never blocks (the counters are read without the handle's lock). */

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -337,6 +338,17 @@ store_sqlite_sync(store_conn *c)
     return ZTCA_RC_OK;
 }
 
+/* store_sqlite_log_bytes: fstat of the descriptor store_sqlite_sync uses: SQLite starts the WAL
+ * over in place after a complete checkpoint, so its size is its high-water mark, and a size that
+ * keeps growing means checkpoints cannot catch up (a reader holding an old snapshot). */
+static uint64_t
+store_sqlite_log_bytes(store_conn *c)
+{
+    struct stat st;
+    int fd = atomic_load(&c->wal_fd);
+    return fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 ? (uint64_t)st.st_size : 0;
+}
+
 static void
 store_sqlite_rollback(store_conn *c)
 {
@@ -508,6 +520,7 @@ const store_driver store_driver_sqlite = {
     .begin = store_sqlite_begin,
     .commit = store_sqlite_commit,
     .sync = store_sqlite_sync,
+    .log_bytes = store_sqlite_log_bytes,
     .rollback = store_sqlite_rollback,
     .query = store_sqlite_query,
     .step = store_sqlite_step,

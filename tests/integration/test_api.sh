@@ -229,6 +229,15 @@ PY
     # Every token and issuance above was a durable commit; group commit can only merge them.
     [ -n "$commits" ] && [ "$commits" -ge 1 ] && [ -n "$members" ] && [ "$members" -ge "$commits" ] &&
         ok "metrics: store commits $commits covering $members writes" || bad "store metrics: commits=$commits members=$members"
+    wal=$(sed -n 's/^ztca_store_wal_bytes \([0-9]*\)$/\1/p' "$T/body")
+    if [ "$BACKEND" = sqlite ]; then
+        # The gauge is the -wal file's size at the scrape; the file never shrinks while served.
+        wal_now=$(stat -c %s "$D/store/ztca.db-wal" 2>/dev/null || echo 0)
+        [ -n "$wal" ] && [ "$wal" -gt 0 ] && [ "$wal" -le "$wal_now" ] &&
+            ok "metrics: SQLite WAL $wal bytes" || bad "WAL metric: '$wal', file: $wal_now"
+    else
+        [ -z "$wal" ] && ok "metrics: no WAL gauge on PostgreSQL" || bad "WAL gauge on PostgreSQL: $wal"
+    fi
     wait "$expiry_pid" && ok "$(cut -c6- "$T/expiry.txt")" || bad "client certificate expiry: $(cat "$T/expiry.txt")"
     stop_server
     grep -q '"event":"request"' "$T/server-$BACKEND.log" && ok "JSON request log lines" || bad "no request log"

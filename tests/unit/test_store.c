@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -2927,6 +2928,31 @@ test_sync_sub_snapshot(void)
     store_close(s);
 }
 
+/* The WAL's size, for the metrics: SQLite's -wal file as the file system has it; PostgreSQL has
+ * none to show. */
+static void
+test_stats_wal(void)
+{
+    store *s = test_open();
+    test_insert(s, "c1", "dev-a", T0 + 3600);
+    store_stats st;
+    store_stats_get(s, &st);
+    if (test_backend != STORE_BACKEND_SQLITE) {
+        CU_ASSERT_FALSE(st.has_wal);
+        CU_ASSERT_EQUAL(st.wal_bytes, 0);
+        store_close(s);
+        return;
+    }
+    char wal[600];
+    struct stat fs;
+    snprintf(wal, sizeof(wal), "%s-wal", test_path);
+    CU_ASSERT_EQUAL_FATAL(stat(wal, &fs), 0);
+    CU_ASSERT(st.has_wal);
+    CU_ASSERT(st.wal_bytes > 0);
+    CU_ASSERT_EQUAL(st.wal_bytes, (uint64_t)fs.st_size);
+    store_close(s);
+}
+
 /* A failed sync: the call whose commit it was gets STORE, the owner is told once, and the
  * handle refuses every call after (its commits may be gone from the disk). A new handle opens
  * the file and finds the audit chain intact. */
@@ -3163,6 +3189,7 @@ static const unit_test test_store_tests[] = {
     { "pg_reconnect", test_pg_reconnect },
     { "sync_slow", test_sync_slow },
     { "sync_sub_snapshot", test_sync_sub_snapshot },
+    { "stats_wal", test_stats_wal },
     { "sync_failure", test_sync_failure },
     { "sync_failure_concurrent", test_sync_failure_concurrent },
     { "sync_failure_in_batch", test_sync_failure_in_batch },
