@@ -135,8 +135,8 @@ out:
  * handle's lock (SQLite): the newest change of a snapshot taken now, once every commit that
  * snapshot may hold is durable. Its callbacks act at once (the OCSP cache), so they must not see
  * a change a power cut could undo. The wait is made between two read transactions, not inside
- * one: a reader holding its snapshot through every sync kept SQLite's checkpoints from ever
- * catching up with the WAL under steady writes, and the WAL grew without bound (docs/store.md
+ * one: a snapshot held through a sync keeps SQLite's checkpoints from copying the frames written
+ * meanwhile and the WAL from starting over, so under steady writes the WAL can grow (docs/store.md
  * "Syncs outside the lock"). Changes are numbered in commit order, so those up to the newest
  * seen here are exactly the ones this snapshot held. */
 static ztca_rc
