@@ -2793,21 +2793,43 @@ test_sync_thread(void *arg)
     return NULL;
 }
 
+/* test_sync_begin: a store whose syncs test_sync_hook controls (NULL on PostgreSQL), holding
+ * certificate c1, with a subscription from now and the counters at that point. */
+static store *
+test_sync_begin(store_sub **out_sub, store_stats *out_before)
+{
+    store *s = test_sync_open();
+    if (s == NULL) {
+        return NULL;
+    }
+    test_insert(s, "c1", "dev-a", T0 + 3600);
+    UNIT_ASSERT_OK(store_sub_open(out_sub, s, STORE_SUB_FROM_NOW));
+    store_stats_get(s, out_before);
+    CU_ASSERT(out_before->syncs >= 1); /* the insert's */
+    return s;
+}
+
+/* test_sync_sub_saw_revocation: the subscription's poll returned c1's revocation, and only it. */
+static void
+test_sync_sub_saw_revocation(const test_sync_call *p)
+{
+    UNIT_ASSERT_OK(p->rc);
+    CU_ASSERT_EQUAL_FATAL(p->bag.num, 1);
+    CU_ASSERT_STRING_EQUAL(p->bag.keys[0], "c1");
+    CU_ASSERT_EQUAL(p->bag.status[0], STORE_CERT_REVOKED);
+}
+
 /* A revocation committed but not yet synced: its call does not return, and neither a read nor a
  * subscription hands it out, until the sync finishes; then all three see it. */
 static void
 test_sync_slow(void)
 {
-    store *s = test_sync_open();
+    store_sub *sub = NULL;
+    store_stats before;
+    store *s = test_sync_begin(&sub, &before);
     if (s == NULL) {
         return;
     }
-    test_insert(s, "c1", "dev-a", T0 + 3600);
-    store_sub *sub = NULL;
-    UNIT_ASSERT_OK(store_sub_open(&sub, s, STORE_SUB_FROM_NOW));
-    store_stats before;
-    store_stats_get(s, &before);
-    CU_ASSERT(before.syncs >= 1); /* the insert's */
 
     test_sync_set(true, false);
     int entered = test_sync.entered;
@@ -2830,10 +2852,7 @@ test_sync_slow(void)
     UNIT_ASSERT_OK(w.rc);
     UNIT_ASSERT_OK(r.rc);
     CU_ASSERT_EQUAL(r.state.status, STORE_CERT_REVOKED);
-    UNIT_ASSERT_OK(p.rc);
-    CU_ASSERT_EQUAL_FATAL(p.bag.num, 1);
-    CU_ASSERT_STRING_EQUAL(p.bag.keys[0], "c1");
-    CU_ASSERT_EQUAL(p.bag.status[0], STORE_CERT_REVOKED);
+    test_sync_sub_saw_revocation(&p);
 
     store_stats mid;
     store_stats_get(s, &mid);
@@ -2864,22 +2883,19 @@ test_sync_await_read_waits(store *s, uint64_t n)
     CU_FAIL_FATAL("no read waited for the sync");
 }
 
-/* A subscription waiting for a sync holds no snapshot meanwhile: one did (its first step's), so
- * under steady writes SQLite's checkpoints never caught up with the WAL and it grew without
- * bound. Here a commit lands after the subscription started to wait; a checkpoint from another
- * connection must then copy every frame, which a reader's older snapshot would forbid. */
+/* A subscription waiting for a sync holds no snapshot meanwhile: one did (its first step's),
+ * and a snapshot held through the writes keeps SQLite's checkpoints from copying them and the WAL
+ * from starting over. Here a commit lands after the subscription started to wait; a checkpoint
+ * from another connection must then copy every frame, which a reader's older snapshot forbids. */
 static void
 test_sync_sub_snapshot(void)
 {
-    store *s = test_sync_open();
+    store_sub *sub = NULL;
+    store_stats before;
+    store *s = test_sync_begin(&sub, &before);
     if (s == NULL) {
         return;
     }
-    test_insert(s, "c1", "dev-a", T0 + 3600);
-    store_sub *sub = NULL;
-    UNIT_ASSERT_OK(store_sub_open(&sub, s, STORE_SUB_FROM_NOW));
-    store_stats before;
-    store_stats_get(s, &before);
 
     test_sync_set(true, false);
     int entered = test_sync.entered;
@@ -2920,10 +2936,7 @@ test_sync_sub_snapshot(void)
     pthread_join(ti, NULL);
     UNIT_ASSERT_OK(w.rc);
     UNIT_ASSERT_OK(i.rc);
-    UNIT_ASSERT_OK(p.rc);
-    CU_ASSERT_EQUAL_FATAL(p.bag.num, 1);
-    CU_ASSERT_STRING_EQUAL(p.bag.keys[0], "c1");
-    CU_ASSERT_EQUAL(p.bag.status[0], STORE_CERT_REVOKED);
+    test_sync_sub_saw_revocation(&p);
     store_sub_close(sub);
     store_close(s);
 }
