@@ -96,7 +96,8 @@ typedef struct store_options {
 /* store_open: connects, applies the pending schema migrations (store/schema/, in one transaction
  * per version, serialised between nodes) and returns a handle. A store whose schema is newer than
  * STORE_SCHEMA_VERSION is refused with UNSUPPORTED ("written by a newer ztca"). SQLite files are
- * created 0600, in WAL mode, with a busy timeout and synchronous=FULL. */
+ * created 0600, in WAL mode, with a busy timeout; a commit is durable before its call returns
+ * (synchronous=NORMAL plus a sync outside the handle's lock, docs/store.md). */
 ZTCA_RC store_open(store **out, const char *url);
 ZTCA_RC store_open_ex(store **out, const char *url, const store_options *opts);
 void store_close(store *s);
