@@ -875,6 +875,21 @@ api_server_port(const api_server *s, bool https)
     return info != NULL ? info->port : 0;
 }
 
+/* api_listener_quiesce: stops `l` accepting. libmicrohttpd's threads may still take the listening
+ * socket out of their epoll sets after MHD_quiesce_daemon returns, so it is closed only after
+ * MHD_stop_daemon (as its manual asks): closing it here raced with whatever took the descriptor's
+ * number next (ThreadSanitizer, test_connections.sh). shutdown(2) refuses new connections at once
+ * and resets those waiting in the backlog, as the close did. */
+static MHD_socket
+api_listener_quiesce(const api_listener *l)
+{
+    MHD_socket fd = l->d != NULL ? MHD_quiesce_daemon(l->d) : MHD_INVALID_SOCKET;
+    if (fd != MHD_INVALID_SOCKET) {
+        (void)shutdown(fd, SHUT_RDWR);
+    }
+    return fd;
+}
+
 void
 api_server_stop(api_server *s, unsigned grace_s)
 {
@@ -882,24 +897,8 @@ api_server_stop(api_server *s, unsigned grace_s)
         return;
     }
     /* Stop accepting first, let requests in flight finish, then close what is left. */
-    if (s->https.d != NULL) {
-        MHD_socket fd = MHD_quiesce_daemon(s->https.d);
-        if (fd != MHD_INVALID_SOCKET) {
-            close(fd);
-        }
-    }
-    if (s->http.d != NULL) {
-        MHD_socket fd = MHD_quiesce_daemon(s->http.d);
-        if (fd != MHD_INVALID_SOCKET) {
-            close(fd);
-        }
-    }
-    if (s->authz_l.d != NULL) {
-        MHD_socket fd = MHD_quiesce_daemon(s->authz_l.d);
-        if (fd != MHD_INVALID_SOCKET) {
-            close(fd);
-        }
-    }
+    MHD_socket quiesced[3] = { api_listener_quiesce(&s->https), api_listener_quiesce(&s->http),
+                               api_listener_quiesce(&s->authz_l) };
     for (unsigned i = 0; i < grace_s * 20 && atomic_load(&s->in_flight) > 0; i++) {
         struct timespec ts = { 0, 50000000L };
         nanosleep(&ts, NULL);
@@ -912,6 +911,11 @@ api_server_stop(api_server *s, unsigned grace_s)
     }
     if (s->authz_l.d != NULL) {
         MHD_stop_daemon(s->authz_l.d);
+    }
+    for (size_t i = 0; i < sizeof(quiesced) / sizeof(quiesced[0]); i++) {
+        if (quiesced[i] != MHD_INVALID_SOCKET) {
+            close(quiesced[i]);
+        }
     }
     /* Listeners bound but never handed to MHD (a start that failed half way). */
     if (s->https.fd >= 0) {

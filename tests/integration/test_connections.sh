@@ -143,4 +143,54 @@ why=$(answers)
 grep -q 'event=fd_limit_low' "$T/serve.log" && bad "fd_limit_low logged although the hard limit allows it" ||
     ok "no fd_limit_low warning (the hard limit allows the connections)"
 lib_stop "$SERVER" "ztca serve"
+
+# ---- stopping with a request in flight ----------------------------------------------------------
+# SIGTERM: new connections are refused at once (the listening socket is shut down), the request in
+# flight still gets its answer, and the server exits 0 after it.
+openssl ocsp -issuer "$D/ca/intermediate.pem" -cert "$T/leaf.pem" -no_nonce -reqout "$T/req.der" >/dev/null 2>&1
+cat >"$T/slow.py" <<'PY'
+import os, socket, sys, time
+port, req, go, out = int(sys.argv[1]), open(sys.argv[2], "rb").read(), sys.argv[3], sys.argv[4]
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+s.sendall(b"POST /ocsp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/ocsp-request\r\n"
+          b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(req) + req[:10])
+open(out + ".started", "w").close()
+while not os.path.exists(go):
+    time.sleep(0.05)
+s.sendall(req[10:])
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+open(out, "w").write(data.split(b"\r\n", 1)[0].decode(errors="replace"))
+PY
+serve
+"$LIB_PY" "$T/slow.py" "$HTTP" "$T/req.der" "$T/slow.go" "$T/slow.out" &
+SLOW=$!
+PIDS+=("$SLOW")
+for _ in $(seq 1 100); do
+    [ -e "$T/slow.out.started" ] && break
+    sleep 0.05
+done
+sleep 0.2 # its headers reach the server
+kill -TERM "$SERVER"
+sleep 0.3
+rc=0
+curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$HTTP/healthz" 2>/dev/null || rc=$?
+[ "$rc" = 7 ] && ok "after SIGTERM a new connection is refused at once (curl exit 7)" ||
+    bad "after SIGTERM a new connection: curl exit $rc, expected 7 (refused)"
+kill -0 "$SERVER" 2>/dev/null && ok "the server waits for the request in flight" ||
+    bad "the server exited with a request in flight"
+touch "$T/slow.go"
+wait "$SLOW" || true
+lib_pids_drop "$SLOW"
+grep -q '^HTTP/1.1 200' "$T/slow.out" 2>/dev/null && ok "the request in flight was answered: $(cat "$T/slow.out")" ||
+    bad "the request in flight got: $(cat "$T/slow.out" 2>/dev/null)"
+rc=0
+wait "$SERVER" 2>/dev/null || rc=$?
+lib_pids_drop "$SERVER"
+[ "$rc" = 0 ] && ok "ztca serve exited 0 after it" || bad "ztca serve exited $rc"
+lib_sanitizer_check
 lib_finish
