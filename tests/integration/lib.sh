@@ -77,6 +77,7 @@ lib_sanitizer_dir() {
     mkdir -m 1777 "$LIB_SAN_DIR" "$LIB_SAN_DIR/seen"
     export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$LIB_SAN_DIR/report"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$LIB_SAN_DIR/report"
+    export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$LIB_SAN_DIR/report"
 }
 lib_sanitizer_check() { # a failed check, with the report on stderr, per report not seen yet
     local f
