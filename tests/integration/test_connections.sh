@@ -177,10 +177,11 @@ done
 sleep 0.2 # its headers reach the server
 kill -TERM "$SERVER"
 sleep 0.3
-rc=0
+rc=0 rcs=0
 curl -sS --max-time 2 -o /dev/null "http://127.0.0.1:$HTTP/healthz" 2>/dev/null || rc=$?
-[ "$rc" = 7 ] && ok "after SIGTERM a new connection is refused at once (curl exit 7)" ||
-    bad "after SIGTERM a new connection: curl exit $rc, expected 7 (refused)"
+"${C[@]}" --max-time 2 -o /dev/null "https://127.0.0.1:$HTTPS/healthz" 2>/dev/null || rcs=$?
+[ "$rc" = 7 ] && [ "$rcs" = 7 ] && ok "after SIGTERM new connections are refused at once, HTTP and HTTPS (curl exit 7)" ||
+    bad "after SIGTERM new connections: curl exit $rc (HTTP), $rcs (HTTPS), expected 7 (refused)"
 kill -0 "$SERVER" 2>/dev/null && ok "the server waits for the request in flight" ||
     bad "the server exited with a request in flight"
 touch "$T/slow.go"
