@@ -7,11 +7,12 @@
 # starts a throwaway PostgreSQL 15 on loopback with fsync ON (the durable setting: SQLite's WAL
 # is synced before each answer too); --threads is `ztca serve --threads` (default: cores). A
 # second peer, of the durable store: the rate of synchronous 4 KiB writes on its file system
-# (dd). Servers (ztca serve, cfssl serve) on CPU0, the client on CPU1 (../shared/notes/PEERS.md); the raw rate is
-# 2 threads on CPU0, the server's share of the machine. The asymmetry: each ztca issuance is an
-# HTTPS request with a one-time token (a token lookup and its consumption), a CSR verification, a
-# signature and a durable commit (certificate, body, audit entry); cfssl answers plain HTTP
-# (as `cfssl serve` serves it) and keeps nothing. A third server, informational: cfssl set up
+# (dd). Servers (ztca serve, cfssl serve) on CPU0, the client on CPU1
+# (../shared/notes/PEERS.md); the raw rate is 2 threads on CPU0, the server's share of the
+# machine. The asymmetry: each ztca issuance is an HTTPS request with a one-time token (a token
+# lookup and its consumption), a CSR verification, a signature and a durable commit
+# (certificate, body, audit entry); cfssl answers plain HTTP (as `cfssl serve` serves it) and
+# keeps nothing. A third server, informational: cfssl set up
 # alike (HTTPS, authsign with an HMAC key, each certificate committed to its SQLite database).
 # Builds an optimized ztca in $ZTCA_BENCH_BUILD (default build-bench). Prints a table and
 # `RESULT key value` lines (bench/run reads them). Run it under the bench lock:
